@@ -1,0 +1,15 @@
+/**
+ * Numbered schema migrations, applied in order under PRAGMA user_version.
+ * Never edit a released migration: add a new number (steps of 10).
+ */
+import { MIGRATION_010 } from './010-initial.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 10, name: 'initial', sql: MIGRATION_010 }];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,222 @@
+/** Global concurrency limits: definitions, holders, and atomic slot acquisition. */
+import { randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError, SlotAcquisitionError } from '../../domain/errors.js';
+import type { GlobalConcurrencyLimit, LimitHolder, WaitingOn } from '../../domain/types.js';
+import { isoTime } from '../../time/clock.js';
+import type { Db } from '../db.js';
+import { decayedOccupancy, toGcl, type GclRow } from '../rows.js';
+
+const EPSILON = 1e-9;
+
+export function gclLeasedSlots(db: Db, gclId: string): number {
+  const row = db
+    .prepare("SELECT COALESCE(SUM(slots), 0) AS n FROM lease_slot WHERE resource_kind = 'gcl' AND resource_id = ?")
+    .get(gclId) as { n: number };
+  return row.n;
+}
+
+function findRow(db: Db, name: string): GclRow | undefined {
+  return db.prepare('SELECT * FROM global_concurrency_limit WHERE name = ?').get(name) as GclRow | undefined;
+}
+
+function requireRow(db: Db, name: string): GclRow {
+  const row = findRow(db, name);
+  if (!row) throw new NotFoundError(`Global concurrency limit '${name}' not found.`);
+  return row;
+}
+
+export function createGcl(
+  db: Db,
+  g: { name: string; limit: number; active: boolean; activeSlots: number; slotDecayPerSecond: number },
+  now: number,
+): GlobalConcurrencyLimit {
+  if (findRow(db, g.name)) {
+    throw new ConflictError(`Global concurrency limit '${g.name}' already exists. Please try creating with a different name.`);
+  }
+  const id = randomUUID();
+  db.prepare(
+    `INSERT INTO global_concurrency_limit (id, name, limit_value, active, occupancy, occupancy_at, slot_decay_per_second, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(id, g.name, g.limit, g.active ? 1 : 0, g.activeSlots, now, g.slotDecayPerSecond, now, now);
+  return getGcl(db, g.name, now);
+}
+
+export function listGcl(db: Db, now: number): GlobalConcurrencyLimit[] {
+  const rows = db.prepare('SELECT * FROM global_concurrency_limit ORDER BY name').all() as GclRow[];
+  return rows.map((r) => toGcl(r, gclLeasedSlots(db, r.id), now));
+}
+
+export function getGcl(db: Db, name: string, now: number): GlobalConcurrencyLimit {
+  const row = requireRow(db, name);
+  return toGcl(row, gclLeasedSlots(db, row.id), now);
+}
+
+export function gclHolders(db: Db, name: string): LimitHolder[] {
+  const row = requireRow(db, name);
+  const rows = db
+    .prepare(
+      `SELECT l.id, l.holder, s.slots, l.acquired_at, l.expires_at FROM lease_slot s JOIN lease l ON l.id = s.lease_id
+       WHERE s.resource_kind = 'gcl' AND s.resource_id = ? ORDER BY l.acquired_at`,
+    )
+    .all(row.id) as { id: string; holder: string; slots: number; acquired_at: number; expires_at: number }[];
+  return rows.map((r) => ({ lease_id: r.id, holder: r.holder, slots: r.slots, acquired: isoTime(r.acquired_at), expires: isoTime(r.expires_at) }));
+}
+
+export interface GclPatch {
+  limit?: number;
+  active?: boolean;
+  activeSlots?: number;
+  slotDecayPerSecond?: number;
+}
+
+export function updateGcl(db: Db, name: string, patch: GclPatch, now: number): GlobalConcurrencyLimit {
+  const row = requireRow(db, name);
+  if (patch.limit !== undefined) db.prepare('UPDATE global_concurrency_limit SET limit_value = ? WHERE id = ?').run(patch.limit, row.id);
+  if (patch.active !== undefined) db.prepare('UPDATE global_concurrency_limit SET active = ? WHERE id = ?').run(patch.active ? 1 : 0, row.id);
+  if (patch.slotDecayPerSecond !== undefined || patch.activeSlots !== undefined) {
+    // settle decay up to now before changing the rate or the level, so no decay is lost or invented
+    const level = patch.activeSlots ?? decayedOccupancy(row, now);
+    const decay = patch.slotDecayPerSecond ?? row.slot_decay_per_second;
+    db.prepare('UPDATE global_concurrency_limit SET occupancy = ?, occupancy_at = ?, slot_decay_per_second = ? WHERE id = ?').run(level, now, decay, row.id);
+  }
+  db.prepare('UPDATE global_concurrency_limit SET updated_at = ? WHERE id = ?').run(now, row.id);
+  return getGcl(db, name, now);
+}
+
+export function deleteGcl(db: Db, name: string): void {
+  const row = requireRow(db, name);
+  db.prepare("DELETE FROM lease_slot WHERE resource_kind = 'gcl' AND resource_id = ?").run(row.id);
+  db.prepare('DELETE FROM global_concurrency_limit WHERE id = ?').run(row.id);
+}
+
+export interface GclAcquireRequest {
+  names: string[];
+  occupy: number;
+  mode: 'concurrency' | 'rate_limit';
+  holder: string;
+  flowRunId: string | null;
+  strict: boolean;
+  leaseMs: number;
+  /** Identifies this waiter across retries, for fair (oldest first) service. */
+  waiterId: string;
+  waiterTtlMs: number;
+}
+
+export type GclAcquireResult =
+  | { status: 'acquired'; leaseId: string | null; warnings: string[] }
+  | { status: 'blocked'; waitingOn: WaitingOn[]; warnings: string[] };
+
+export function pyList(names: string[]): string {
+  return `[${names.map((n) => `'${n}'`).join(', ')}]`;
+}
+
+/** One attempt: take `occupy` slots on every named active limit, or nothing. Call inside an IMMEDIATE transaction. */
+export function tryAcquireGcl(db: Db, req: GclAcquireRequest, now: number): GclAcquireResult {
+  const warnings: string[] = [];
+  const rows = req.names.map((n) => ({ name: n, row: findRow(db, n) }));
+  const missing = rows.filter((r) => !r.row).map((r) => r.name);
+  if (missing.length > 0) {
+    if (req.strict) throw new SlotAcquisitionError(`Concurrency limits ${pyList(missing)} must be created before acquiring slots`);
+    warnings.push(`Concurrency limits ${pyList(missing)} do not exist - skipping acquisition.`);
+  }
+  const present = rows.filter((r) => r.row).map((r) => r.row!);
+  const inactive = present.filter((r) => r.active !== 1).map((r) => r.name);
+  if (inactive.length > 0) warnings.push(`Concurrency limits ${pyList(inactive)} are disabled - not limiting.`);
+  const active = present.filter((r) => r.active === 1);
+  if (req.mode === 'rate_limit') {
+    const noDecay = active.filter((r) => r.slot_decay_per_second <= 0).map((r) => r.name);
+    if (noDecay.length > 0) {
+      throw new SlotAcquisitionError(
+        `Only concurrency limits with slot decay can be used for rate limiting. The following limits do not have a decay configured: '${noDecay.join(',')}'`,
+      );
+    }
+  }
+  const tooSmall = active.filter((r) => r.limit_value < req.occupy);
+  if (tooSmall.length > 0) {
+    throw new SlotAcquisitionError(
+      `Slots requested (${req.occupy}) is greater than the limit of ${tooSmall.map((r) => `'${r.name}' (${r.limit_value})`).join(', ')}`,
+    );
+  }
+  if (active.length === 0) {
+    db.prepare('DELETE FROM gcl_waiter WHERE id = ?').run(req.waiterId);
+    return { status: 'acquired', leaseId: null, warnings };
+  }
+  const usage = active.map((r) => ({ row: r, inUse: decayedOccupancy(r, now) + gclLeasedSlots(db, r.id) }));
+  const fits = usage.every((u) => u.inUse + req.occupy <= u.row.limit_value + EPSILON);
+  const olderWaiter = fits && hasOlderWaiter(db, req, active.map((r) => r.name), now);
+  if (fits && !olderWaiter) {
+    db.prepare('DELETE FROM gcl_waiter WHERE id = ?').run(req.waiterId);
+    if (req.mode === 'rate_limit') {
+      const bump = db.prepare('UPDATE global_concurrency_limit SET occupancy = ?, occupancy_at = ? WHERE id = ?');
+      for (const u of usage) bump.run(decayedOccupancy(u.row, now) + req.occupy, now, u.row.id);
+      return { status: 'acquired', leaseId: null, warnings };
+    }
+    const leaseId = randomUUID();
+    db.prepare('INSERT INTO lease (id, holder, flow_run_id, worker_id, acquired_at, expires_at) VALUES (?, ?, ?, NULL, ?, ?)').run(
+      leaseId,
+      req.holder,
+      req.flowRunId,
+      now,
+      now + req.leaseMs,
+    );
+    const slot = db.prepare("INSERT INTO lease_slot (lease_id, resource_kind, resource_id, slots) VALUES (?, 'gcl', ?, ?)");
+    for (const u of usage) slot.run(leaseId, u.row.id, req.occupy);
+    return { status: 'acquired', leaseId, warnings };
+  }
+  registerWaiter(db, req, now);
+  const waitingOn: WaitingOn[] = usage.map((u) => ({
+    kind: 'gcl',
+    name: u.row.name,
+    limit: u.row.limit_value,
+    in_use: Math.ceil(u.inUse - EPSILON),
+    holders: gclHolderNames(db, u.row.id),
+  }));
+  return { status: 'blocked', waitingOn, warnings };
+}
+
+function gclHolderNames(db: Db, gclId: string): string[] {
+  const rows = db
+    .prepare("SELECT l.holder FROM lease_slot s JOIN lease l ON l.id = s.lease_id WHERE s.resource_kind = 'gcl' AND s.resource_id = ? ORDER BY l.acquired_at")
+    .all(gclId) as { holder: string }[];
+  return rows.map((r) => r.holder);
+}
+
+function hasOlderWaiter(db: Db, req: GclAcquireRequest, names: string[], now: number): boolean {
+  const mine = db.prepare('SELECT since FROM gcl_waiter WHERE id = ?').get(req.waiterId) as { since: number } | undefined;
+  const since = mine?.since ?? now + 1;
+  const older = db
+    .prepare('SELECT names_json FROM gcl_waiter WHERE id <> ? AND expires_at > ? AND (since < ? OR (since = ? AND id < ?))')
+    .all(req.waiterId, now, since, since, req.waiterId) as { names_json: string }[];
+  return older.some((w) => (JSON.parse(w.names_json) as string[]).some((n) => names.includes(n)));
+}
+
+function registerWaiter(db: Db, req: GclAcquireRequest, now: number): void {
+  db.prepare(
+    `INSERT INTO gcl_waiter (id, names_json, holder, flow_run_id, occupy, since, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
+  ).run(req.waiterId, JSON.stringify(req.names), req.holder, req.flowRunId, req.occupy, now, now + req.waiterTtlMs);
+}
+
+export function dropWaiter(db: Db, waiterId: string): void {
+  db.prepare('DELETE FROM gcl_waiter WHERE id = ?').run(waiterId);
+}
+
+/** What a run waiting inside concurrency() waits on. */
+export function runGclWaits(db: Db, flowRunId: string, now: number): WaitingOn[] {
+  const rows = db.prepare('SELECT names_json FROM gcl_waiter WHERE flow_run_id = ? AND expires_at > ?').all(flowRunId, now) as { names_json: string }[];
+  const out: WaitingOn[] = [];
+  for (const w of rows) {
+    for (const name of JSON.parse(w.names_json) as string[]) {
+      const row = findRow(db, name);
+      if (!row) continue;
+      out.push({
+        kind: 'gcl',
+        name,
+        limit: row.limit_value,
+        in_use: Math.ceil(decayedOccupancy(row, now) + gclLeasedSlots(db, row.id) - EPSILON),
+        holders: gclHolderNames(db, row.id),
+      });
+    }
+  }
+  return out;
+}
