@@ -58,6 +58,9 @@ export interface NextTimesOptions {
  * spec (bad timezone, cron, rrule, anchor or non-positive interval).
  */
 export function nextScheduleTimes(schedule: ScheduleSpec, opts: NextTimesOptions): number[] {
+  if (!Number.isFinite(opts.startMs) || Number.isNaN(opts.endMs ?? 0)) {
+    throw new RangeError('startMs must be a finite number of epoch milliseconds');
+  }
   const endMs = opts.endMs ?? Infinity;
   const n = opts.n ?? (opts.endMs !== undefined ? MAX_ITERATIONS : 1);
   if (n <= 0 || endMs < opts.startMs) return [];
@@ -104,7 +107,8 @@ function intervalTimes(
   } else {
     const restMs = totalMs - days * DAY_MS;
     const anchorWall = wallOf(zone, anchorMs);
-    tick = (k) => Math.round(instantOf(zone, anchorWall + k * days * DAY_MS) + k * restMs);
+    // k = 0 is the anchor itself, even when it is the second occurrence of a repeated hour.
+    tick = (k) => (k === 0 ? anchorMs : Math.round(instantOf(zone, anchorWall + k * days * DAY_MS) + k * restMs));
   }
   // First k with tick(k) >= start: estimate in exact time, then correct (a DST
   // change moves whole-day ticks by at most a few hours, so a step or two).

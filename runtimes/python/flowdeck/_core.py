@@ -65,7 +65,7 @@ def interpret_acquire(
         for warning in response.get("warnings") or []:
             _agent.warn(str(warning))
         lease_id = response.get("lease_id")
-        return str(lease_id) if lease_id is not None else None
+        return lease_id
     error = response.get("error")
     message = response.get("message")
     if error == "timeout":
@@ -219,6 +219,8 @@ class AsyncConcurrency:
         self.timeout_seconds = timeout_seconds
         self.strict = strict
         self._leases: List[Optional[str]] = []
+        #: the lease of the most recent acquisition (None: nothing was limited)
+        self.lease_id: Optional[str] = None
 
     async def __aenter__(self) -> Any:
         lease = None
@@ -227,6 +229,7 @@ class AsyncConcurrency:
                 self.names, self.occupy, self.timeout_seconds, self.strict, "concurrency"
             )
         self._leases.append(lease)
+        self.lease_id = lease
         return self
 
     async def __aexit__(self, *_exc: Any) -> None:

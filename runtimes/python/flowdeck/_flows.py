@@ -283,19 +283,14 @@ class Task(_Callable):
         def pick(value: Any, i: int) -> Any:
             if isinstance(value, unmapped):
                 return value.value
-            if isinstance(value, list):
+            if isinstance(value, list):  # a mapped argument (made a list above)
                 return value[i]
             return value
 
-        def is_mapped(value: Any) -> bool:
-            return isinstance(value, list)
-
         futures = TaskFutureList()
         for i in range(count):
-            call_args = [pick(v, i) if is_mapped(v) or isinstance(v, unmapped) else v for v in positional]
-            call_kwargs = {
-                k: (pick(v, i) if is_mapped(v) or isinstance(v, unmapped) else v) for k, v in named.items()
-            }
+            call_args = [pick(v, i) for v in positional]
+            call_kwargs = {k: pick(v, i) for k, v in named.items()}
             futures.append(self.submit(*call_args, wait_for=wait_for, **call_kwargs))
         return futures
 

@@ -46,6 +46,7 @@ class concurrency(_core.AsyncConcurrency):  # noqa: N801 - named like Prefect's
                 self.names, self.occupy, self.timeout_seconds, self.strict, "concurrency"
             )
         self._leases.append(lease)
+        self.lease_id = lease
         return self
 
     def __exit__(self, *_exc: Any) -> None:

@@ -113,6 +113,7 @@ export function pyList(names: string[]): string {
 /** One attempt: take `occupy` slots on every named active limit, or nothing. Call inside an IMMEDIATE transaction. */
 export function tryAcquireGcl(db: Db, req: GclAcquireRequest, now: number): GclAcquireResult {
   const warnings: string[] = [];
+  if (req.flowRunId && !db.prepare('SELECT 1 FROM flow_run WHERE id = ?').get(req.flowRunId)) req = { ...req, flowRunId: null };
   const rows = req.names.map((n) => ({ name: n, row: findRow(db, n) }));
   const missing = rows.filter((r) => !r.row).map((r) => r.name);
   if (missing.length > 0) {

@@ -1,0 +1,222 @@
+/**
+ * Read prefect.yaml with source positions.
+ *
+ * YAML 1.2 core schema (so `yes`/`no` stay strings and dates stay text; the
+ * rules coerce booleans the way Prefect's pydantic models do), merge keys `<<`
+ * on, anchors and aliases resolved, and alias expansion bounded so that an
+ * "alias bomb" fails fast instead of exhausting memory. The parsed Document is
+ * kept so that any key path can be mapped back to a line and column.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  Document,
+  LineCounter,
+  Pair,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  parseDocument,
+  visit,
+  type Node,
+} from 'yaml';
+import type { Diagnostic } from './diagnostic.js';
+import type { KeyPath } from './paths.js';
+
+/** Bound on alias expansion (anchor size x uses); real files stay far below it. */
+export const MAX_ALIAS_COUNT = 10_000;
+
+export interface SourcePosition {
+  line: number;
+  col: number;
+}
+
+interface Found {
+  /** Deepest node reached (the value at `path` when `complete`). */
+  node: Node | null;
+  /** The mapping pair whose value is `node`, when the last step went through a mapping. */
+  pair: Pair | null;
+  complete: boolean;
+}
+
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && typeof key.value === 'symbol';
+}
+
+function keyText(key: unknown): string | null {
+  if (isScalar(key)) return typeof key.value === 'symbol' ? null : String(key.value);
+  return null;
+}
+
+/** A parsed document plus the means to point at any of its keys or values. */
+export class LoadedYaml {
+  constructor(
+    readonly file: string,
+    readonly text: string,
+    readonly doc: Document,
+    private readonly lineCounter: LineCounter,
+  ) {}
+
+  /** Offset -> 1-based line and column. */
+  position(offset: number): SourcePosition {
+    const { line, col } = this.lineCounter.linePos(offset);
+    return { line, col };
+  }
+
+  private unwrap(node: unknown, seen: Set<unknown> = new Set()): Node | null {
+    let current = node;
+    while (isAlias(current)) {
+      if (seen.has(current)) return null;
+      seen.add(current);
+      current = current.resolve(this.doc);
+    }
+    return (current as Node | undefined) ?? null;
+  }
+
+  /** The pair holding `key` in `map`, looking through `<<` merges (own keys first). */
+  private findPair(map: Node, key: string, depth = 0): Pair | null {
+    if (!isMap(map) || depth > 20) return null;
+    for (const pair of map.items) {
+      if (!isMergeKey(pair.key) && keyText(pair.key) === key) return pair as Pair;
+    }
+    for (const pair of map.items) {
+      if (!isMergeKey(pair.key)) continue;
+      const source = this.unwrap(pair.value);
+      const sources = isSeq(source) ? source.items.map((item) => this.unwrap(item)) : [source];
+      for (const s of sources) {
+        const found = s ? this.findPair(s, key, depth + 1) : null;
+        if (found) return found;
+      }
+    }
+    return null;
+  }
+
+  private walk(path: KeyPath): Found {
+    let node = this.unwrap(this.doc.contents);
+    let pair: Pair | null = null;
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i]!;
+      const container = this.unwrap(node);
+      let next: Node | null = null;
+      let nextPair: Pair | null = null;
+      if (isMap(container)) {
+        nextPair = this.findPair(container, String(seg));
+        next = nextPair ? ((nextPair.value as Node | null) ?? null) : null;
+      } else if (isSeq(container) && typeof seg === 'number') {
+        next = (container.items[seg] as Node | undefined) ?? null;
+      }
+      if (!next && !nextPair) return { node: container, pair, complete: false };
+      node = next;
+      pair = nextPair;
+      if (!next) {
+        // `key:` with no value: stop at the pair.
+        return { node: null, pair, complete: i === path.length - 1 };
+      }
+    }
+    return { node, pair, complete: true };
+  }
+
+  /** The YAML node at `path` (aliases not unwrapped), if present. */
+  nodeAt(path: KeyPath): Node | null {
+    const found = this.walk(path);
+    return found.complete ? found.node : null;
+  }
+
+  /** The scalar's text as written (e.g. `1.0` for a version the parser made the number 1). */
+  scalarSource(path: KeyPath): string | undefined {
+    const node = this.unwrap(this.nodeAt(path));
+    return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+  }
+
+  /**
+   * Where `path` is in the text: the value node, or its key with `at: 'key'`
+   * (used for unknown keys). A path that does not exist points at the deepest
+   * part that does (e.g. the mapping a required key is missing from).
+   */
+  positionOf(path: KeyPath, at: 'value' | 'key' = 'value'): SourcePosition {
+    const found = this.walk(path);
+    const keyNode = found.pair?.key as Node | undefined;
+    if (found.complete && at === 'key' && keyNode?.range) return this.position(keyNode.range[0]);
+    if (found.node?.range) return this.position(found.node.range[0]);
+    if (keyNode?.range) return this.position(keyNode.range[0]);
+    return { line: 1, col: 1 };
+  }
+}
+
+export interface LoadResult {
+  diagnostics: Diagnostic[];
+  /** null when the file could not be read. */
+  yaml: LoadedYaml | null;
+  /** The document as plain data (aliases and merges resolved); undefined when it could not be built. */
+  data: unknown;
+}
+
+function diag(
+  file: string,
+  code: string,
+  message: string,
+  pos: SourcePosition | null,
+  severity: 'error' | 'warning' = 'error',
+): Diagnostic {
+  return { code, severity, path: '', line: pos?.line ?? 0, col: pos?.col ?? 0, message, file };
+}
+
+/** Parse YAML text; `file` is the display name used in diagnostics. */
+export function loadYamlText(text: string, file: string): LoadResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
+  const yaml = new LoadedYaml(file, text, doc, lineCounter);
+  const diagnostics: Diagnostic[] = [];
+  for (const err of doc.errors) {
+    const code = err.code === 'DUPLICATE_KEY' ? 'yaml-duplicate-key' : 'yaml-syntax';
+    const hint = err.code === 'TAB_AS_INDENT' ? ' (indent with spaces)' : '';
+    diagnostics.push(diag(file, code, `${err.message}${hint}`, yaml.position(err.pos[0])));
+  }
+  for (const warn of doc.warnings) {
+    diagnostics.push(diag(file, 'yaml-warning', warn.message, yaml.position(warn.pos[0]), 'warning'));
+  }
+  if (doc.errors.length > 0) return { diagnostics, yaml, data: undefined };
+
+  let firstAlias: Node | null = null;
+  visit(doc, {
+    Alias: (_key, node) => {
+      firstAlias ??= node;
+      if (node.resolve(doc) === undefined) {
+        const pos = node.range ? yaml.position(node.range[0]) : null;
+        diagnostics.push(
+          diag(file, 'yaml-unresolved-alias', `alias *${node.source} has no anchor &${node.source} before it`, pos),
+        );
+      }
+    },
+  });
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, yaml, data: undefined };
+
+  try {
+    const data: unknown = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    return { diagnostics, yaml, data };
+  } catch (err) {
+    const alias = firstAlias as Node | null;
+    const pos = alias?.range ? yaml.position(alias.range[0]) : null;
+    const message = /alias count/i.test((err as Error).message)
+      ? `aliases expand to too much data (more than ${MAX_ALIAS_COUNT} nodes); is this an alias bomb?`
+      : `cannot build the document: ${(err as Error).message}`;
+    diagnostics.push(diag(file, 'yaml-alias-limit', message, pos));
+    return { diagnostics, yaml, data: undefined };
+  }
+}
+
+/** Read and parse a file; `displayName` (default: the path as given) names it in diagnostics. */
+export function loadYamlFile(filePath: string, displayName: string = filePath): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(filePath, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const diagnostic =
+      code === 'ENOENT'
+        ? diag(displayName, 'file-not-found', `file not found: ${filePath}`, null)
+        : diag(displayName, 'file-unreadable', `cannot read ${filePath}: ${(err as Error).message}`, null);
+    return { diagnostics: [diagnostic], yaml: null, data: undefined };
+  }
+  return loadYamlText(text, displayName);
+}

@@ -1,0 +1,61 @@
+/**
+ * The scheduler: materialises each active schedule's upcoming runs, as Prefect does (at most 100
+ * runs and 100 days ahead, at least 3 runs and 1 hour ahead). Idempotent: a run is keyed by
+ * (deployment, scheduled time), so repeated passes and concurrent schedulers create no duplicates,
+ * and a cancelled or finished run is never re-created.
+ */
+import { runsToSchedule, SCHEDULER_DEFAULTS } from '../domain/schedules.js';
+import type { NewRun, Store } from '../store/store.js';
+
+export interface SchedulerPassResult {
+  schedules: number;
+  examined: number;
+  created: number;
+  errors: { scheduleId: string; message: string }[];
+}
+
+/** Inserting in chunks keeps each write transaction short, so other processes are not held up. */
+const BATCH_SCHEDULES = 500;
+
+export function autoRunKey(deploymentId: string, at: number): string {
+  return `auto:${deploymentId}:${at}`;
+}
+
+export async function schedulerPass(store: Store, now: number, pool: string | null): Promise<SchedulerPassResult> {
+  const schedules = await store.schedulableSchedules(pool);
+  const result: SchedulerPassResult = { schedules: schedules.length, examined: 0, created: 0, errors: [] };
+  let batch: { scheduleId: string; until: number; runs: NewRun[] }[] = [];
+  for (const s of schedules) {
+    // still covered: runs exist up to at least the minimum horizon
+    if (s.scheduled_until !== null && s.scheduled_until >= now + SCHEDULER_DEFAULTS.minScheduledTimeMs) continue;
+    result.examined++;
+    let times: number[];
+    try {
+      times = runsToSchedule(s.schedule, { nowMs: now, anchorDefaultMs: s.created_at });
+    } catch (error) {
+      result.errors.push({ scheduleId: s.schedule_id, message: (error as Error).message });
+      continue;
+    }
+    const parameters = { ...s.deployment_parameters, ...s.schedule_parameters };
+    const runs: NewRun[] = times.map((t) => ({
+      deploymentId: s.deployment_id,
+      scheduleId: s.schedule_id,
+      expectedStart: t,
+      parameters,
+      tags: s.tags,
+      pool: s.work_pool_name,
+      queue: s.work_queue_name,
+      autoScheduled: true,
+      idempotencyKey: autoRunKey(s.deployment_id, t),
+    }));
+    // nothing to schedule in the window (e.g. a rule that has ended): look again after the horizon
+    const until = times.length > 0 ? times[times.length - 1]! : now + SCHEDULER_DEFAULTS.minScheduledTimeMs;
+    batch.push({ scheduleId: s.schedule_id, until, runs });
+    if (batch.length >= BATCH_SCHEDULES) {
+      result.created += await store.insertScheduledRuns(batch, now);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) result.created += await store.insertScheduledRuns(batch, now);
+  return result;
+}
