@@ -255,6 +255,22 @@ def _parse_entrypoint(entrypoint):
     return "dotted", entrypoint, None
 
 
+def _package_module_name(path):
+    """For a file inside a package (its folder has __init__.py): (package root,
+    dotted name), so relative imports in the flow file work. Else None."""
+    folder = os.path.dirname(path)
+    parts = [os.path.splitext(os.path.basename(path))[0]]
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        parts.insert(0, os.path.basename(folder))
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    if len(parts) == 1 or not all(p.isidentifier() for p in parts):
+        return None
+    return folder, ".".join(parts)
+
+
 def _module_name_for(path):
     stem = os.path.splitext(os.path.basename(path))[0]
     if stem.isidentifier() and stem not in sys.modules:
@@ -281,6 +297,26 @@ def _load_file(location, display):
     _prepend_path(os.getcwd())
     _prepend_path(os.path.dirname(path))
     _setup_prefect_shim()
+    packaged = _package_module_name(path)
+    if packaged is not None:
+        root, dotted = packaged
+        top = dotted.split(".", 1)[0]
+        if top not in sys.modules or os.path.dirname(
+            os.path.abspath(getattr(sys.modules[top], "__file__", None) or "")
+        ) == os.path.join(root, top):
+            _prepend_path(root)
+            try:
+                module = importlib.import_module(dotted)
+            except BaseException as exc:  # noqa: B902
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                raise LoadError(
+                    "flowdeck runner: failed to import %s: %s" % (display, _format_exception_tail(exc)),
+                    traceback.format_exc(),
+                )
+            if os.path.abspath(getattr(module, "__file__", "") or "") == path:
+                return module
+            # Another module of that name won: fall back to loading the file itself.
     name = _module_name_for(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

@@ -85,6 +85,25 @@ async function summary(ctx: CliContext, store: SqliteStore): Promise<string> {
   if (cancelled.length > 0) text += `\nWhy runs were cancelled (e.g. ${cancelled[0]!.deployment_name}):\n  ${cancelled[0]!.state_message}\n`;
   const waits = runs.filter((r) => r.state_type === 'SCHEDULED' && Date.parse(r.expected_start_time) <= now);
   if (waits.length > 0) text += `\n${waits.length} due run(s) were still waiting for a slot when the demo stopped (they would run next).\n`;
-  text += '\nEvery store ran one at a time (limit 1), at most 4 flows ran in the pool, and at most 2 were inside the dbt-global block.\n';
+  const perDeployment = [...new Set(started.map((r) => r.deployment_name))].map((name) => highestOverlap(started.filter((r) => r.deployment_name === name), now));
+  text += `\nHighest concurrency seen (from the runs' start and end times): ${Math.max(0, ...perDeployment)} per deployment (limit 1), ${highestOverlap(started, now)} in the pool (limit 4).\n`;
   return text;
+}
+
+/** The most runs that were Running at the same instant. */
+export function highestOverlap(runs: { start_time: string | null; end_time: string | null }[], now: number): number {
+  const events: [number, number][] = [];
+  for (const r of runs) {
+    if (!r.start_time) continue;
+    events.push([Date.parse(r.start_time), 1]);
+    events.push([r.end_time ? Date.parse(r.end_time) : now, -1]);
+  }
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let current = 0;
+  let best = 0;
+  for (const [, delta] of events) {
+    current += delta;
+    best = Math.max(best, current);
+  }
+  return best;
 }

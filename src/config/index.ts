@@ -13,10 +13,10 @@ import {
   resolveEntrypoint,
   type EntrypointProblem,
 } from './entrypoint.js';
-import { loadYamlFile } from './load.js';
+import { loadYamlFile, loadYamlText, type LoadResult } from './load.js';
 import { isRecord } from './paths.js';
 import { Reporter } from './report.js';
-import { checkDocument, checkDuplicates, type NamedDeployment } from './rules.js';
+import { checkDocument, checkDuplicates, nameProblem, type NamedDeployment } from './rules.js';
 import { resolveTemplates, type Env } from './template.js';
 import { translateDocument } from './translate.js';
 import { describeValue } from './values.js';
@@ -123,11 +123,23 @@ function withoutDates(value: unknown): unknown {
 
 /**
  * Validate and translate a prefect.yaml. `filePath` is shown in diagnostics as
- * given; entrypoint files are resolved relative to its folder.
+ * given (or `opts.displayName`); entrypoint files are resolved relative to its folder.
  */
 export function loadProject(filePath: string, opts: LoadProjectOptions): ProjectResult {
   const shown = opts.displayName ?? filePath;
-  const loaded = loadYamlFile(filePath, shown);
+  return analyze(loadYamlFile(filePath, shown), shown, dirname(resolve(filePath)), opts);
+}
+
+/** Same as loadProject for text in memory; entrypoints are resolved against `baseDir`. */
+export function loadProjectText(
+  text: string,
+  opts: LoadProjectOptions & { baseDir: string; displayName?: string },
+): ProjectResult {
+  const shown = opts.displayName ?? 'prefect.yaml';
+  return analyze(loadYamlText(text, shown), shown, opts.baseDir, opts);
+}
+
+function analyze(loaded: LoadResult, shown: string, baseDir: string, opts: LoadProjectOptions): ProjectResult {
   const report = new Reporter(shown, loaded.yaml);
   report.diagnostics.push(...loaded.diagnostics);
   if (hasErrors(loaded.diagnostics) || loaded.yaml === null) return { diagnostics: tidy(report.diagnostics), deployments: [] };
@@ -139,7 +151,6 @@ export function loadProject(filePath: string, opts: LoadProjectOptions): Project
   }
 
   // Flow names, from the entrypoint files (as written, before templating).
-  const baseDir = dirname(resolve(filePath));
   const checkFiles = opts.checkEntrypointFiles ?? true;
   const deployments: unknown[] = Array.isArray(raw['deployments']) ? raw['deployments'] : [];
   const entries = new Map<number, EntryInfo>();
@@ -160,9 +171,11 @@ export function loadProject(filePath: string, opts: LoadProjectOptions): Project
   validateSchema(data, report);
   checkDocument(data, report);
   for (const [i, info] of entries) {
-    if (info.problem && selected.has(i)) {
-      report.add(info.problem.severity, info.problem.code, ['deployments', i, 'entrypoint'], info.problem.message);
-    }
+    if (!selected.has(i)) continue;
+    const at = ['deployments', i, 'entrypoint'];
+    if (info.problem) report.add(info.problem.severity, info.problem.code, at, info.problem.message);
+    const problem = nameProblem(info.flowName);
+    if (problem) report.error('invalid-flow-name', at, `the flow name "${info.flowName}" read from @flow(name=...) ${problem}`);
   }
   const named: NamedDeployment[] = [];
   deployments.forEach((dep, i) => {

@@ -133,7 +133,10 @@ function attach(child: ChildProcess, run: ExecutableRun, hooks: RunHooks): Promi
         } else if (code === 0) resolveDone({ kind: 'completed' });
         else if (signal) resolveDone({ kind: 'crashed', message: `The flow process was killed by ${signal}.${last ? `\n${last}` : ''}` });
         else if (code === 2 && /flowdeck: cannot load/.test(last)) resolveDone({ kind: 'failed', message: last });
-        else resolveDone({ kind: 'failed', message: `Flow run failed with exit code ${code}.${last ? `\n${last}` : ''}` });
+        else {
+          const final = tail.filter((l) => l.trim() !== '').at(-1);
+          resolveDone({ kind: 'failed', message: `Flow run failed with exit code ${code}${final ? `: ${final.trim()}` : '.'}${last ? `\n${last}` : ''}` });
+        }
       });
     });
 

@@ -143,6 +143,15 @@ def uses_tasks():
     print("ASYNC TASK", async_inc.submit(1).result())
     mapped.wait()
 `,
+  'project_pkg/__init__.py': '',
+  'project_pkg/flows/__init__.py': '',
+  'project_pkg/flows/util.py': `GREETING = "relative-import-ok"\n`,
+  'project_pkg/flows/main.py': `
+from .util import GREETING
+
+def run():
+    print(GREETING, __name__)
+`,
   'flows/spawner.py': `
 import subprocess, time
 
@@ -233,6 +242,12 @@ describe('python runner', () => {
       assert.equal(r.code, 0, `${ep}: ${r.stderr}`);
       assert.match(r.stdout, expected);
     }
+  });
+
+  it('supports relative imports in a flow file that lives in a package', async () => {
+    const r = await runRunner('python', 'project_pkg/flows/main.py:run', { cwd: project });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^relative-import-ok project_pkg\.flows\.main$/m);
   });
 
   it('supports tasks: submit/result, map with unmapped, futures as arguments, async tasks', async () => {

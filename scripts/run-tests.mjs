@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Runs the compiled tests (dist/test/**/*.test.js) with node's test runner.
+// `--fault` runs the long fault suite (test/fault) too; by default only its quick part runs.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const withFault = process.argv.includes('--fault');
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+
+const python = spawnSync('python3', ['--version'], { encoding: 'utf8' });
+if (python.status !== 0) {
+  console.error('flowdeck tests need python3 (flows under test are Python). Install it, e.g. `apt-get install -y python3`.');
+  process.exit(1);
+}
+
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...walk(full));
+    else if (name.endsWith('.test.js')) out.push(full);
+  }
+  return out;
+}
+
+let files = walk(path.join(root, 'dist', 'test')).sort();
+if (only.length > 0) files = files.filter((f) => only.some((o) => f.includes(o)));
+process.env.FLOWDECK_FAULT_FULL = withFault ? '1' : '';
+
+const args = ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files];
+const res = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+process.exit(res.status ?? 1);
