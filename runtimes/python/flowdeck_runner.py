@@ -173,7 +173,20 @@ def _read_parameters():
         raise LoadError(
             "flowdeck runner: the parameters must be a JSON object, got %s" % type(params).__name__
         )
-    watcher = threading.Thread(target=_watch_stdin, args=(fd,), name="flowdeck-stdin-watch", daemon=True)
+    # Keep the worker's pipe on a private descriptor (not inherited by the
+    # flow's subprocesses) and give the flow /dev/null as its stdin, so that
+    # input() or a child reading stdin gets EOF instead of hanging.
+    watch_fd = fd
+    try:
+        watch_fd = os.dup(fd)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+    except OSError:
+        pass
+    watcher = threading.Thread(target=_watch_stdin, args=(watch_fd,), name="flowdeck-stdin-watch", daemon=True)
     watcher.start()
     return params
 
@@ -296,27 +309,32 @@ def _load_file(location, display):
     # As Prefect does: the working directory and the flow file's folder are importable.
     _prepend_path(os.getcwd())
     _prepend_path(os.path.dirname(path))
-    _setup_prefect_shim()
     packaged = _package_module_name(path)
     if packaged is not None:
         root, dotted = packaged
         top = dotted.split(".", 1)[0]
-        if top not in sys.modules or os.path.dirname(
-            os.path.abspath(getattr(sys.modules[top], "__file__", None) or "")
-        ) == os.path.join(root, top):
-            _prepend_path(root)
-            try:
-                module = importlib.import_module(dotted)
-            except BaseException as exc:  # noqa: B902
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                raise LoadError(
-                    "flowdeck runner: failed to import %s: %s" % (display, _format_exception_tail(exc)),
-                    traceback.format_exc(),
-                )
-            if os.path.abspath(getattr(module, "__file__", "") or "") == path:
-                return module
-            # Another module of that name won: fall back to loading the file itself.
+        loaded_top = sys.modules.get(top)
+        if loaded_top is not None and os.path.dirname(
+            os.path.abspath(getattr(loaded_top, "__file__", None) or "")
+        ) != os.path.join(root, top):
+            packaged = None  # the package name is taken by something else
+        elif root not in sys.path:
+            sys.path.insert(1, root)
+    _setup_prefect_shim()
+    if packaged is not None:
+        root, dotted = packaged
+        try:
+            module = importlib.import_module(dotted)
+        except BaseException as exc:  # noqa: B902
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise LoadError(
+                "flowdeck runner: failed to import %s: %s" % (display, _format_exception_tail(exc)),
+                traceback.format_exc(),
+            )
+        if os.path.abspath(getattr(module, "__file__", "") or "") == path:
+            return module
+        # Another module of that name won: fall back to loading the file itself.
     name = _module_name_for(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

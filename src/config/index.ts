@@ -50,7 +50,8 @@ export interface ProjectResult {
 
 interface EntryInfo {
   flowName: string;
-  /** The function name's default flow name (`my_flow` -> `my-flow`), for name patterns. */
+  /** The entrypoint's function name, and its default flow name (`my_flow` -> `my-flow`), for name patterns. */
+  functionName: string;
   defaultName: string;
   problem?: EntrypointProblem;
 }
@@ -82,7 +83,7 @@ function selectDeployments(
       if (info && known.length < deployments.length) known.push(`${info.flowName}/${name}`);
       const candidates = pattern.includes('/')
         ? info
-          ? [`${info.flowName}/${name}`, `${info.defaultName}/${name}`]
+          ? [`${info.flowName}/${name}`, `${info.defaultName}/${name}`, `${info.functionName}/${name}`]
           : []
         : [name];
       if (candidates.some((c) => re.test(c))) {
@@ -159,12 +160,15 @@ function analyze(loaded: LoadResult, shown: string, baseDir: string, opts: LoadP
     const parsed = parseEntrypoint(dep['entrypoint']);
     if (isEntrypointProblem(parsed)) return; // reported by the rules
     const resolved = resolveEntrypoint(parsed, baseDir, checkFiles);
-    entries.set(i, { ...resolved, defaultName: defaultFlowName(parsed.functionName) });
+    entries.set(i, { ...resolved, functionName: parsed.functionName, defaultName: defaultFlowName(parsed.functionName) });
   });
 
+  // Names as they will be once templated (e.g. `etl-{{ $ENV }}`), for selection and duplicates.
+  const preview = resolveTemplates(raw, opts.env, new Reporter(shown, null))['deployments'];
+  const names: unknown[] = Array.isArray(preview) ? preview : deployments;
   const selected =
     opts.names && opts.names.length > 0
-      ? selectDeployments(deployments, entries, opts.names, report)
+      ? selectDeployments(names, entries, opts.names, report)
       : new Set(deployments.map((_, i) => i));
 
   const data = resolveTemplates(raw, opts.env, report, (i) => selected.has(i));
@@ -178,7 +182,7 @@ function analyze(loaded: LoadResult, shown: string, baseDir: string, opts: LoadP
     if (problem) report.error('invalid-flow-name', at, `the flow name "${info.flowName}" read from @flow(name=...) ${problem}`);
   }
   const named: NamedDeployment[] = [];
-  deployments.forEach((dep, i) => {
+  names.forEach((dep, i) => {
     const info = entries.get(i);
     if (isRecord(dep) && typeof dep['name'] === 'string' && info) named.push({ index: i, name: dep['name'], flowName: info.flowName });
   });

@@ -137,7 +137,10 @@ export class LoadedYaml {
     const found = this.walk(path);
     const keyNode = found.pair?.key as Node | undefined;
     if (found.complete && at === 'key' && keyNode?.range) return this.position(keyNode.range[0]);
-    if (found.node?.range) return this.position(found.node.range[0]);
+    const range = found.node?.range;
+    // `key:` with nothing after it: point at the key rather than the end of the line.
+    const empty = isScalar(found.node) && found.node.value === null && range !== undefined && range[0] === range[1];
+    if (range && !(empty && keyNode?.range)) return this.position(range[0]);
     if (keyNode?.range) return this.position(keyNode.range[0]);
     return { line: 1, col: 1 };
   }
@@ -169,8 +172,13 @@ export function loadYamlText(text: string, file: string): LoadResult {
   const diagnostics: Diagnostic[] = [];
   for (const err of doc.errors) {
     const code = err.code === 'DUPLICATE_KEY' ? 'yaml-duplicate-key' : 'yaml-syntax';
-    const hint = err.code === 'TAB_AS_INDENT' ? ' (indent with spaces)' : '';
-    diagnostics.push(diag(file, code, `${err.message}${hint}`, yaml.position(err.pos[0])));
+    const message =
+      err.code === 'TAB_AS_INDENT'
+        ? `${err.message} (indent with spaces)`
+        : err.code === 'MULTIPLE_DOCS'
+          ? 'the file holds more than one YAML document (---); prefect.yaml must be a single document'
+          : err.message;
+    diagnostics.push(diag(file, code, message, yaml.position(err.pos[0])));
   }
   for (const warn of doc.warnings) {
     diagnostics.push(diag(file, 'yaml-warning', warn.message, yaml.position(warn.pos[0]), 'warning'));

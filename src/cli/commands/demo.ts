@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { positiveSeconds } from '../args.js';
 import type { CliContext } from '../context.js';
-import { runDemo } from '../demo-run.js';
 
 export function registerDemoCommand(program: Command, ctx: CliContext): void {
   program
@@ -11,6 +10,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
     .option('--seconds <n>', 'how long the worker runs', positiveSeconds('--seconds'), 30)
     .option('--keep', 'keep the temporary state directory and print its path')
     .action(async (o: { seconds: number; keep?: boolean }) => {
+      const { runDemo } = await import('../demo-run.js');
       ctx.exitCode = await runDemo(ctx, o);
     });
 }

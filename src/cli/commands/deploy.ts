@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { hasErrors } from '../../config/diagnostic.js';
-import { loadProject } from '../../config/index.js';
 import { OperationError, UsageError } from '../../domain/errors.js';
 import type { DeploymentSpec } from '../../domain/types.js';
 import { collect, outputFormat } from '../args.js';
@@ -19,8 +18,14 @@ interface DeployOptions {
   output?: string;
 }
 
-function load(ctx: CliContext, file: string, names: string[] | undefined) {
+/** The config pipeline (yaml, ajv, schedules) loads only for the commands that need it. */
+async function loadProjectLazily() {
+  return (await import('../../config/index.js')).loadProject;
+}
+
+async function load(ctx: CliContext, file: string, names: string[] | undefined) {
   const resolved = path.resolve(ctx.cwd, file);
+  const loadProject = await loadProjectLazily();
   const result = loadProject(resolved, { env: ctx.env, checkEntrypointFiles: true, displayName: file, ...(names && names.length ? { names } : {}) });
   printDiagnostics(ctx.stderr, ctx.errChalk, result.diagnostics, { codeFrames: ctx.stderrIsTTY, sourcePath: resolved });
   return { ...result, resolved };
@@ -36,6 +41,7 @@ export function registerDeployCommands(program: Command, ctx: CliContext): void 
     .action(async (o: { prefectFile: string; output?: string }) => {
       const format = outputFormat(o.output);
       const resolved = path.resolve(ctx.cwd, o.prefectFile);
+      const loadProject = await loadProjectLazily();
       const result = loadProject(resolved, { env: ctx.env, checkEntrypointFiles: true, displayName: o.prefectFile });
       if (format === 'json') ctx.stdout.write(renderJson({ valid: !hasErrors(result.diagnostics), diagnostics: result.diagnostics, deployments: result.deployments.map((d) => d.full_name) }));
       else {
@@ -68,7 +74,7 @@ Examples:
     .action(async (o: DeployOptions) => {
       const format = outputFormat(o.output);
       if (o.all && o.name?.length) throw new UsageError('Cannot use both `--all` and `--name` at the same time. Use only one.');
-      const { diagnostics, deployments, resolved } = load(ctx, o.prefectFile, o.name);
+      const { diagnostics, deployments, resolved } = await load(ctx, o.prefectFile, o.name);
       if (hasErrors(diagnostics)) {
         ctx.stderr.write(`Nothing was deployed: fix the error(s) above in ${o.prefectFile}.\n`);
         ctx.exitCode = 1;

@@ -4,7 +4,6 @@ import { leaseSecondsFromEnv } from '../../concurrency/acquire.js';
 import { EXIT } from '../../domain/errors.js';
 import { collect, positiveInt, positiveSeconds } from '../args.js';
 import type { CliContext } from '../context.js';
-import { launchWorker } from '../worker-runtime.js';
 
 interface StartOptions {
   pool: string;
@@ -47,6 +46,7 @@ async function workerStartCommand(ctx: CliContext, o: StartOptions): Promise<num
   const store = await ctx.store();
   await store.getPool(o.pool, ctx.clock.now()); // a missing pool is an error, not an idle worker
   const leaseSeconds = o.leaseSeconds ?? leaseSecondsFromEnv(ctx.env);
+  const { launchWorker } = await import('../worker-runtime.js');
   const launched = await launchWorker(ctx, store, {
     pool: o.pool,
     ...(o.workQueue ? { queues: o.workQueue } : {}),

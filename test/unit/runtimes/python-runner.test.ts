@@ -159,6 +159,12 @@ def spawn_and_wait():
     child = subprocess.Popen(["sleep", "30"])
     print("CHILD %d" % child.pid)
     time.sleep(60)
+
+def reads_stdin():
+    import sys
+    data = sys.stdin.read()
+    child = subprocess.run(["cat"], capture_output=True)
+    print("STDIN %r CHILD %r" % (data, child.stdout))
 `,
 };
 
@@ -326,6 +332,12 @@ describe('python runner', () => {
     const r2 = await runRunner('python', 'flows/params.py:plain', { cwd: project, rawLine: '[1, 2]\n' });
     assert.equal(r2.code, 2);
     assert.match(lastLine(r2.stderr), /must be a JSON object, got list/);
+  });
+
+  it('gives the flow /dev/null as stdin (the worker pipe stays private to the runner)', async () => {
+    const r = await runRunner('python', 'flows/spawner.py:reads_stdin', { cwd: project, rawLine: '{}\nextra input\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^STDIN '' CHILD b''$/m);
   });
 
   it('kills itself and its children promptly when stdin closes', async () => {
