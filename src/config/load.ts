@@ -139,7 +139,7 @@ export class LoadedYaml {
     if (found.complete && at === 'key' && keyNode?.range) return this.position(keyNode.range[0]);
     const range = found.node?.range;
     // `key:` with nothing after it: point at the key rather than the end of the line.
-    const empty = isScalar(found.node) && found.node.value === null && range !== undefined && range[0] === range[1];
+    const empty = isScalar(found.node) && found.node.value === null && range != null && range[0] === range[1];
     if (range && !(empty && keyNode?.range)) return this.position(range[0]);
     if (keyNode?.range) return this.position(keyNode.range[0]);
     return { line: 1, col: 1 };

@@ -1,7 +1,7 @@
 // Opening the state store: migrations under PRAGMA user_version, pragmas, file permissions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -86,12 +86,8 @@ test('aborts if the database is newer than this binary (exit code 3) and leaves 
 test('a file that is not a database is a store error with exit code 3', () => {
   using s = scratch();
   const file = path.join(s.dir, DB_FILE_NAME);
-  rmSync(file, { force: true });
-  // write garbage that SQLite refuses
-  const fs = { write: (p: string, d: string) => import('node:fs').then((m) => m.writeFileSync(p, d)) };
-  return fs.write(file, 'this is not sqlite, not at all, definitely not a database header'.repeat(20)).then(() => {
-    assert.throws(() => openDatabase(file), (e: unknown) => e instanceof StoreError && e.exitCode === 3);
-  });
+  writeFileSync(file, 'this is not an SQLite database header, not at all. '.repeat(40));
+  assert.throws(() => openDatabase(file), (e: unknown) => e instanceof StoreError && e.exitCode === 3);
 });
 
 test('the connection runs in WAL mode with foreign keys, a busy timeout and synchronous NORMAL', () => {
