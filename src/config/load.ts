@@ -1,9 +1,9 @@
 /**
  * Read prefect.yaml with source positions.
  *
- * YAML 1.2 core schema (so `yes`/`no` stay strings and dates stay text; the
- * rules coerce booleans the way Prefect's pydantic models do), merge keys `<<`
- * on, anchors and aliases resolved, and alias expansion bounded so that an
+ * YAML 1.2 core schema plus PyYAML's yes/no/on/off booleans (dates stay text;
+ * the rules coerce boolean strings the way Prefect's pydantic models do), merge
+ * keys `<<` on, anchors and aliases resolved, and alias expansion bounded so that an
  * "alias bomb" fails fast instead of exhausting memory. The parsed Document is
  * kept so that any key path can be mapped back to a line and column.
  */
@@ -19,9 +19,31 @@ import {
   parseDocument,
   visit,
   type Node,
+  type ScalarTag,
 } from 'yaml';
 import type { Diagnostic } from './diagnostic.js';
 import type { KeyPath } from './paths.js';
+
+/**
+ * PyYAML (which Prefect uses) reads yes/no/on/off as booleans, as YAML 1.1 did;
+ * the 1.2 core schema keeps them as text. These two tags restore PyYAML's
+ * reading (only its words: unlike the yaml package's 1.1 schema, not y/n)
+ * without the rest of 1.1 (dates, octal, sexagesimal numbers).
+ */
+const PYYAML_BOOLS: ScalarTag[] = [
+  {
+    tag: 'tag:yaml.org,2002:bool',
+    default: true,
+    test: /^(?:yes|Yes|YES|on|On|ON)$/,
+    resolve: () => true,
+  },
+  {
+    tag: 'tag:yaml.org,2002:bool',
+    default: true,
+    test: /^(?:no|No|NO|off|Off|OFF)$/,
+    resolve: () => false,
+  },
+];
 
 /** Bound on alias expansion (anchor size x uses); real files stay far below it. */
 export const MAX_ALIAS_COUNT = 10_000;
@@ -167,7 +189,13 @@ function diag(
 /** Parse YAML text; `file` is the display name used in diagnostics. */
 export function loadYamlText(text: string, file: string): LoadResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, {
+    lineCounter,
+    merge: true,
+    prettyErrors: false,
+    uniqueKeys: true,
+    customTags: (tags) => [...PYYAML_BOOLS, ...tags],
+  });
   const yaml = new LoadedYaml(file, text, doc, lineCounter);
   const diagnostics: Diagnostic[] = [];
   for (const err of doc.errors) {

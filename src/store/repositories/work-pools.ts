@@ -163,8 +163,27 @@ export function updateQueue(
   if (patch.isPaused !== undefined) {
     db.prepare('UPDATE work_queue SET is_paused = ?, updated_at = ? WHERE id = ?').run(patch.isPaused ? 1 : 0, now, q.id);
   }
-  if (patch.priority !== undefined) {
-    db.prepare('UPDATE work_queue SET priority = ?, updated_at = ? WHERE id = ?').run(patch.priority, now, q.id);
+  if (patch.priority !== undefined) setQueuePriority(db, q.id, patch.priority, now);
+}
+
+/**
+ * Gives a queue a priority and keeps the pool's priorities unique (Prefect's
+ * bulk_update_work_queue_priorities): queues at or after it move down only as far as needed.
+ */
+function setQueuePriority(db: Db, queueId: string, priority: number, now: number): void {
+  const { pool_id: poolId } = db.prepare('SELECT pool_id FROM work_queue WHERE id = ?').get(queueId) as { pool_id: string };
+  const others = db
+    .prepare('SELECT id, priority FROM work_queue WHERE pool_id = ? AND id <> ? ORDER BY priority, created_at')
+    .all(poolId, queueId) as { id: string; priority: number }[];
+  const at = others.findIndex((o) => o.priority >= priority);
+  const ordered = [...others];
+  ordered.splice(at < 0 ? ordered.length : at, 0, { id: queueId, priority });
+  const update = db.prepare('UPDATE work_queue SET priority = ?, updated_at = ? WHERE id = ?');
+  let last = 0;
+  for (const o of ordered) {
+    const next = o.priority <= last ? last + 1 : o.priority;
+    if (next !== o.priority || o.id === queueId) update.run(next, now, o.id);
+    last = next;
   }
 }
 

@@ -92,3 +92,45 @@ test('no static flow name gives null, an undefined function gives undefined', ()
   assert.equal(flowNameFromPython(SOURCE, 'assigned_flow'), null);
   assert.equal(flowNameFromPython(SOURCE, 'not_there'), undefined);
 });
+
+test('entrypoint files are resolved next to prefect.yaml', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadProject } = await import('../../../src/config/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'flowdeck-config-'));
+  try {
+    mkdirSync(join(dir, 'flows'));
+    writeFileSync(join(dir, 'flows', 'a.py'), '@flow(name="bad/name")\ndef a():\n    pass\n\ndef b():\n    pass\n');
+    writeFileSync(
+      join(dir, 'prefect.yaml'),
+      [
+        'deployments:',
+        '  - {name: one, entrypoint: "flows/a.py:b", work_pool: {name: p}}',
+        '  - {name: two, entrypoint: "flows/a.py:nope", work_pool: {name: p}}',
+        '  - {name: three, entrypoint: "installed.module:run", work_pool: {name: p}}',
+        '  - {name: four, entrypoint: "flows/a.py:a", work_pool: {name: p}}',
+        '  - {name: five, entrypoint: "flows/missing.py:a", work_pool: {name: p}}',
+        '',
+      ].join('\n'),
+    );
+    const r = loadProject(join(dir, 'prefect.yaml'), { env: {} });
+    assert.deepStrictEqual(
+      r.diagnostics.map((d) => [d.severity, d.code, d.line]),
+      [
+        ['warning', 'entrypoint-function-not-found', 3],
+        ['warning', 'entrypoint-module-not-found', 4],
+        ['error', 'invalid-flow-name', 5],
+        ['error', 'entrypoint-not-found', 6],
+      ],
+    );
+    const unchecked = loadProject(join(dir, 'prefect.yaml'), { env: {}, checkEntrypointFiles: false });
+    assert.deepStrictEqual(unchecked.diagnostics, []);
+    assert.deepStrictEqual(
+      unchecked.deployments.map((d) => d.full_name),
+      ['b/one', 'nope/two', 'run/three', 'a/four', 'a/five'],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
