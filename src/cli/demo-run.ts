@@ -84,7 +84,10 @@ async function summary(ctx: CliContext, store: SqliteStore): Promise<string> {
   const cancelled = runs.filter((r) => r.state_type === 'CANCELLED');
   if (cancelled.length > 0) text += `\nWhy runs were cancelled (e.g. ${cancelled[0]!.deployment_name}):\n  ${cancelled[0]!.state_message}\n`;
   const waits = runs.filter((r) => r.state_type === 'SCHEDULED' && Date.parse(r.expected_start_time) <= now);
-  if (waits.length > 0) text += `\n${waits.length} due run(s) were still waiting for a slot when the demo stopped (they would run next).\n`;
+  if (waits.length > 0) {
+    const awaiting = waits.filter((r) => r.state_name === 'AwaitingConcurrencySlot').length;
+    text += `\n${waits.length} due run(s) were still waiting when the demo stopped: ${awaiting} behind their deployment's limit (AwaitingConcurrencySlot, in FIFO order), ${waits.length - awaiting} behind the pool limit (Scheduled or Late; CANCEL_NEW only cancels for the deployment's own limit).\n`;
+  }
   const perDeployment = [...new Set(started.map((r) => r.deployment_name))].map((name) => highestOverlap(started.filter((r) => r.deployment_name === name), now));
   text += `\nHighest concurrency seen (from the runs' start and end times): ${Math.max(0, ...perDeployment)} per deployment (limit 1), ${highestOverlap(started, now)} in the pool (limit 4).\n`;
   return text;

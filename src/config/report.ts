@@ -31,12 +31,4 @@ export class Reporter {
   warning(code: string, path: KeyPath, message: string, at: 'value' | 'key' = 'value'): void {
     this.add('warning', code, path, message, at);
   }
-
-  /** Whether an error was reported at `path` or below it. */
-  hasErrorAt(path: KeyPath): boolean {
-    const p = formatPath(path);
-    return this.diagnostics.some(
-      (d) => d.severity === 'error' && (d.path === p || d.path.startsWith(`${p}.`) || d.path.startsWith(`${p}[`)),
-    );
-  }
 }

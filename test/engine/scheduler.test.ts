@@ -103,10 +103,12 @@ test('a cancelled run is never re-created (Prefect: 3 hourly runs, cancel one, s
     await store.setDeploymentPaused('etl/a', true, T0);
     await store.setDeploymentPaused('etl/a', false, T0);
     await schedulerPass(store, T0, null);
-    // ... and again much later, past the horizon
-    await schedulerPass(store, T0 + 30 * MIN, null);
     const after = await store.listRuns({ limit: 10 });
     assert.deepEqual(after.map((r) => r.state_type).sort(), ['CANCELLED', 'SCHEDULED', 'SCHEDULED']);
+    // ... and again later, when the scheduler tops up: the cancelled time is still one cancelled run
+    await schedulerPass(store, T0 + 30 * MIN, null);
+    const atCancelled = (await store.listRuns({ limit: 10 })).filter((r) => r.expected_start_time === runs[0]!.expected_start_time);
+    assert.deepEqual(atCancelled.map((r) => r.state_type), ['CANCELLED']);
   }));
 
 test('a finished run is not re-created', () =>
@@ -194,4 +196,17 @@ test('a daily schedule keeps at least 3 upcoming runs as days pass (Prefect\'s m
     await schedulerPass(store, now, null);
     const upcoming = (await store.listRuns({ limit: 100 })).filter((r) => Date.parse(r.expected_start_time) >= now);
     assert.equal(upcoming.length, 3);
+  }));
+
+test('a redeploy with the same schedule does not bring back a cancelled future run', () =>
+  withStore(async (store) => {
+    const d = spec('a', { schedules: [intervalSchedule(3600, T0 + 1000)] });
+    await deploy(store, [d]);
+    await schedulerPass(store, T0, null);
+    const [first] = await store.listRuns({ limit: 10 });
+    await store.requestCancel(first!.id, T0);
+    await deploy(store, [d], T0 + 10);
+    await schedulerPass(store, T0 + 10, null);
+    const at = (await store.listRuns({ limit: 10 })).filter((r) => r.expected_start_time === first!.expected_start_time);
+    assert.deepEqual(at.map((r) => r.state_type), ['CANCELLED']);
   }));

@@ -12,5 +12,5 @@ def clickstream_dbt_run(database: str, full_refresh: bool = False, store_timezon
     time.sleep(random.uniform(0.5, 1.0))  # extract
     with concurrency("dbt-global", occupy=1, strict=True):
         print(f"dbt run for {database}: holding a dbt-global slot")
-        time.sleep(random.uniform(3.0, 5.0))
+        time.sleep(random.uniform(2.5, 4.0))
     print(f"done: {database}")

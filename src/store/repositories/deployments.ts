@@ -1,6 +1,6 @@
 /** Deployments and their schedules. */
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, UsageError } from '../../domain/errors.js';
+import { ConflictError, NotFoundError, UsageError } from '../../domain/errors.js';
 import type { DeploymentSpec } from '../../domain/types.js';
 import type { Db } from '../db.js';
 import { toDeployment, type DeploymentRow, type DeploymentWithDir, type ScheduleRow } from '../rows.js';
@@ -135,6 +135,12 @@ export function getDeploymentById(db: Db, id: string): DeploymentWithDir | undef
 
 export function deleteDeployment(db: Db, fullName: string): void {
   const row = findDeploymentRow(db, fullName);
+  const active = db
+    .prepare("SELECT COUNT(*) AS n FROM flow_run WHERE deployment_id = ? AND state_type IN ('PENDING', 'RUNNING', 'CANCELLING')")
+    .get(row.id) as { n: number };
+  if (active.n > 0) {
+    throw new ConflictError(`Deployment '${fullName}' has ${active.n} active flow run(s).`, { hint: 'cancel them (flowdeck flow-run cancel ID) or wait for them to finish' });
+  }
   db.prepare('DELETE FROM deployment WHERE id = ?').run(row.id);
 }
 

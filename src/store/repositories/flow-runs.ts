@@ -150,7 +150,7 @@ export function listRuns(db: Db, f: RunFilter): FlowRun[] {
     args.push(findDeploymentRow(db, f.deployment).id);
   }
   if (f.state) {
-    where.push('(r.state_type = ? OR r.state_name = ?)');
+    where.push('(r.state_type = ? OR r.state_name = ? COLLATE NOCASE)');
     args.push(f.state.toUpperCase(), f.state);
   }
   const sql = `${RUN_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.expected_start_time DESC, r.id DESC LIMIT ?`;

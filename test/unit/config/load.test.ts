@@ -78,3 +78,8 @@ test('an unreadable path is a file-not-found diagnostic, not an exception', asyn
   const r = loadYamlFile('/nonexistent/dir/prefect.yaml', 'prefect.yaml');
   assert.deepStrictEqual(r.diagnostics.map((d) => [d.code, d.file]), [['file-not-found', 'prefect.yaml']]);
 });
+
+test('yes/no/on/off are booleans as in PyYAML, while dates and y/n stay text', () => {
+  const { data } = loadYamlText('a: yes\nb: Off\nc: y\nd: 2024-01-01\ne: "yes"\nf: 00:10:00\n', 'p.yaml');
+  assert.deepStrictEqual(data, { a: true, b: false, c: 'y', d: '2024-01-01', e: 'yes', f: '00:10:00' });
+});
