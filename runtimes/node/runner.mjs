@@ -14,8 +14,11 @@
 //   awaited.
 // - exit status: 0 it returned; 1 it threw (stack on stderr, last line
 //   `ErrorName: message`); 2 the entrypoint could not be loaded (or misuse).
+// - `import { concurrency, rateLimit } from 'flowdeck'` resolves to this flowdeck's API
+//   (dist/src/api/index.js) through a resolution hook, wherever the flow file lives.
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { register } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
@@ -225,6 +228,13 @@ function oneLine(e) {
   return inspect(e);
 }
 
+// ------------------------------------------------------- import 'flowdeck'
+
+function registerFlowdeckResolution() {
+  const target = new URL('../../dist/src/api/index.js', import.meta.url).href;
+  register('./resolve-flowdeck.mjs', import.meta.url, { data: { target } });
+}
+
 // --------------------------------------------------------------------- main
 
 function failed(e) {
@@ -240,6 +250,7 @@ async function main(argv) {
   let params;
   let loaded;
   try {
+    registerFlowdeckResolution();
     params = await readParameters();
     // From here on, an error thrown outside the flow's promise fails the run.
     process.on('uncaughtException', failed);

@@ -57,7 +57,7 @@ export function dispatchDueRuns(db: Db, req: DispatchRequest, now: number): Disp
          d.flow_name || '/' || d.name AS full_name
        FROM flow_run r JOIN deployment d ON d.id = r.deployment_id
        WHERE r.state_type = 'SCHEDULED' AND r.work_pool_name = ? AND r.expected_start_time <= ?
-       ORDER BY r.expected_start_time, r.created_at, r.id LIMIT ${MAX_CANDIDATES}`,
+       ORDER BY r.expected_start_time, r.created_at, r.rowid LIMIT ${MAX_CANDIDATES}`,
     )
     .all(req.pool, now) as CandidateRow[];
   if (rows.length === 0) return result;
