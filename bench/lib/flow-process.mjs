@@ -12,11 +12,15 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 export const PY_RUNNER = path.join(REPO_ROOT, 'runtimes', 'python', 'flowdeck_runner.py');
 export const PY_ENTRY = 'flows/noop.py:noop';
 
-/** Resolves with the exit code once the process has exited and its pipes are closed. */
+/**
+ * Resolves with the exit code once the process has exited and its pipes are closed.
+ * entrypoint null: `python -c pass` (the bare interpreter) instead of the runner.
+ */
 export function runFlowProcess(projectDir, entrypoint = PY_ENTRY) {
   const python = process.env.FLOWDECK_PYTHON || 'python3';
+  const args = entrypoint === null ? ['-c', 'pass'] : ['-u', PY_RUNNER, entrypoint];
   return new Promise((resolve, reject) => {
-    const child = spawn(python, ['-u', PY_RUNNER, entrypoint], {
+    const child = spawn(python, args, {
       cwd: projectDir,
       shell: false,
       detached: true,

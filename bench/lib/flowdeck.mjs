@@ -134,34 +134,33 @@ export class TransitionTracker {
 
 /**
  * Highest concurrency per deployment and in the pool from the database's own history: a run holds
- * its slots from its PENDING transition (the claim) to its final state.
+ * its slots from its PENDING transition (the claim) to its final state. The history is replayed in
+ * flow_run_state.id order, which is commit order (ids are assigned under the write lock); the
+ * timestamps are not, across processes: each is the writer's clock read before it waited for the lock.
  */
 export function concurrencyFromHistory(db) {
   const rows = db
     .prepare(
-      `SELECT r.deployment_id AS dep, s.flow_run_id AS run, s.type, s.timestamp FROM flow_run_state s JOIN flow_run r ON r.id = s.flow_run_id
-       WHERE s.type IN ('PENDING', 'COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED') ORDER BY s.timestamp, s.id`,
+      `SELECT r.deployment_id AS dep, s.flow_run_id AS run, s.type FROM flow_run_state s JOIN flow_run r ON r.id = s.flow_run_id
+       WHERE s.type IN ('PENDING', 'COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED') ORDER BY s.id`,
     )
     .all();
-  const events = [];
-  const claimed = new Set();
-  for (const r of rows) {
-    if (r.type === 'PENDING') {
-      claimed.add(r.run);
-      events.push({ t: r.timestamp, d: +1, dep: r.dep });
-    } else if (claimed.has(r.run)) events.push({ t: r.timestamp, d: -1, dep: r.dep });
-  }
-  // at equal times a release happens before a claim (both are in one ordered log anyway)
-  events.sort((a, b) => a.t - b.t || a.d - b.d);
+  const holding = new Set();
   let pool = 0;
   let maxPool = 0;
   const dep = new Map();
   let maxDep = 0;
-  for (const e of events) {
-    pool += e.d;
+  for (const r of rows) {
+    let d = 0;
+    if (r.type === 'PENDING' && !holding.has(r.run)) {
+      holding.add(r.run);
+      d = 1;
+    } else if (r.type !== 'PENDING' && holding.delete(r.run)) d = -1;
+    if (d === 0) continue;
+    pool += d;
     maxPool = Math.max(maxPool, pool);
-    const n = (dep.get(e.dep) ?? 0) + e.d;
-    dep.set(e.dep, n);
+    const n = (dep.get(r.dep) ?? 0) + d;
+    dep.set(r.dep, n);
     maxDep = Math.max(maxDep, n);
   }
   return { maxPool, maxDeployment: maxDep };

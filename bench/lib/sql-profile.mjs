@@ -5,9 +5,10 @@
  * - Transactions: every db.transaction(fn).immediate() call is timed in three parts: the wait for
  *   the write lock (BEGIN IMMEDIATE, including busy-handler sleeps), the body, and COMMIT. The lock
  *   is held from the end of BEGIN to the end of COMMIT.
- * - Statements (when FLOWDECK_BENCH_SQL_PROFILE=1 or enableStatementProfile()): the time spent in
+ * - Statements (when FLOWDECK_BENCH_SQL_PROFILE=1 or enableProfile({ statements: true })): the time spent in
  *   each prepared statement's run/get/all/iterate and in prepare() itself, keyed by its SQL text.
  *
+ * Both are off until enableProfile() (or the environment) turns them on, so importing costs nothing.
  * In a child process, stats are written as JSON to $FLOWDECK_BENCH_LOCK_STATS on exit.
  */
 import { createRequire } from 'node:module';
@@ -44,9 +45,12 @@ class Samples {
 export const lockStats = { wait: new Samples(), hold: new Samples(), commit: new Samples(), busyErrors: 0, transactions: 0 };
 export const statementStats = new Map();
 let statementsOn = process.env.FLOWDECK_BENCH_SQL_PROFILE === '1';
+let transactionsOn = Boolean(process.env.FLOWDECK_BENCH_LOCK_STATS);
 
-export function enableStatementProfile(on = true) {
-  statementsOn = on;
+/** Turns the instrumentation on or off for transactions and prepared statements created from now on. */
+export function enableProfile({ transactions = true, statements = false } = {}) {
+  transactionsOn = transactions;
+  statementsOn = statements;
 }
 export function resetStats() {
   lockStats.wait = new Samples();
@@ -65,6 +69,7 @@ function stat(key) {
 
 const origTransaction = Database.prototype.transaction;
 Database.prototype.transaction = function patchedTransaction(fn) {
+  if (!transactionsOn) return origTransaction.call(this, fn);
   let entered = 0;
   let bodyEnd = 0;
   const inner = origTransaction.call(this, function timedBody(...args) {
@@ -100,8 +105,28 @@ Database.prototype.transaction = function patchedTransaction(fn) {
   return out;
 };
 
+/** SQL text -> the arguments of its first execution, while capturing (for EXPLAIN QUERY PLAN). */
+export const captured = new Map();
+let capturing = false;
+export function captureSql(on) {
+  capturing = on;
+  if (on) captured.clear();
+}
+
 const origPrepare = Database.prototype.prepare;
 Database.prototype.prepare = function patchedPrepare(sql, ...rest) {
+  if (capturing) {
+    const stmt = origPrepare.call(this, sql, ...rest);
+    const key = String(sql).replace(/\s+/g, ' ').trim();
+    for (const m of ['run', 'get', 'all', 'iterate']) {
+      const orig = stmt[m];
+      stmt[m] = function capturingStatement(...args) {
+        if (capturing && !captured.has(key)) captured.set(key, args);
+        return orig.apply(stmt, args);
+      };
+    }
+    return stmt;
+  }
   if (!statementsOn) return origPrepare.call(this, sql, ...rest);
   const key = String(sql).replace(/\s+/g, ' ').trim();
   const t0 = performance.now();

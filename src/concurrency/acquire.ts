@@ -34,6 +34,13 @@ export interface Acquired {
 
 const FIRST_BACKOFF_MS = 5;
 const MAX_BACKOFF_MS = 100;
+/**
+ * Waiters at the front of the line poll faster: a freed slot is kept for the oldest waiter (no
+ * stealing by newcomers), so it stays idle until that waiter's next poll. Only the first few
+ * waiters of a limit poll this fast, which bounds the load on the store.
+ */
+const FRONT_MAX_BACKOFF_MS = 20;
+const FRONT_POSITIONS = 4;
 
 export function leaseSecondsFromEnv(env: NodeJS.ProcessEnv): number {
   const raw = env.FLOWDECK_LEASE_SECONDS;
@@ -74,6 +81,8 @@ export async function acquireSlots(store: Store, clock: Clock, o: AcquireOptions
       }
       const left = deadline - clock.now();
       if (left <= 0) throw new SlotTimeoutError(o.timeoutSeconds!);
+      const front = res.ahead < Math.min(FRONT_POSITIONS, ...res.waitingOn.map((w) => w.limit));
+      backoff = Math.min(front ? FRONT_MAX_BACKOFF_MS : MAX_BACKOFF_MS, backoff);
       const jitter = Math.random() * backoff * 0.5;
       await sleep(clock, Math.min(left, backoff + jitter), o.signal, o.wake);
       backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);

@@ -57,6 +57,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly logBuffer = new Map<string, { timestamp: number; stream: 'stdout' | 'stderr'; line: string }[]>();
   private logTimer: TimerHandle | undefined;
   private finishedWaiters: (() => void)[] = [];
+  private finishedCount = 0;
+  /** runOnce calls in flight: stop() lets them finish so no claimed run is left behind. */
+  private readonly steps = new Set<Promise<void>>();
   readonly stats = { claimed: 0, completed: 0, failed: 0, crashed: 0, cancelled: 0, awaiting: 0, late: 0 };
 
   constructor(
@@ -80,6 +83,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** One deterministic step: schedule, mark late, dispatch and start what may start. */
   async runOnce(): Promise<void> {
+    const step = this.step();
+    this.steps.add(step);
+    try {
+      await step;
+    } finally {
+      this.steps.delete(step);
+    }
+  }
+
+  private async step(): Promise<void> {
     const now = this.clock.now();
     if (!this.stopping && now - this.lastScheduler >= (this.opts.schedulerEveryMs ?? 10_000)) {
       this.lastScheduler = now;
@@ -109,7 +122,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Repeats runOnce until nothing is due and no run is active (tests and --run-once). */
   async runUntilIdle(): Promise<void> {
     for (;;) {
+      const finishedBefore = this.finishedCount;
       await this.runOnce();
+      // a run that finished during the step freed a slot the step could not see: step again
+      if (this.finishedCount !== finishedBefore) continue;
       if (this.active.size === 0) return;
       await new Promise<void>((resolve) => this.finishedWaiters.push(resolve));
     }
@@ -119,6 +135,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     if (this.timer) this.clock.clearTimeout(this.timer);
+    // a step in flight may be starting runs it claimed: let it, so they are all in `active` below
+    await Promise.allSettled([...this.steps]);
     const deadline = this.clock.now() + graceMs;
     while (this.active.size > 0 && this.clock.now() < deadline) {
       await new Promise<void>((resolve) => {
@@ -207,6 +225,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       parameters: details.run.parameters,
       jobVariables: dep.job_variables,
     };
+    if (this.stopping) {
+      // claimed just before stop(): give it back (slots freed, FIFO place kept) instead of starting it
+      await this.store.finishRun(runId, { type: 'SCHEDULED', name: 'Scheduled', message: 'The worker stopped before starting this run; it waits for the next worker.' }, this.clock.now());
+      return;
+    }
     const entry: Active = { run, cancelling: false };
     this.active.set(runId, entry);
     this.stats.claimed++;
@@ -247,6 +270,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.emit('error', error instanceof Error ? error : new Error(String(error)));
     } finally {
       this.active.delete(entry.run.id);
+      this.finishedCount++;
       const waiters = this.finishedWaiters;
       this.finishedWaiters = [];
       waiters.forEach((w) => w());

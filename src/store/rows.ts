@@ -174,7 +174,7 @@ export function toGcl(row: GclRow, leasedSlots: number, now: number): GlobalConc
     limit: row.limit_value,
     active: row.active === 1,
     // a slot partly decayed is still taken: round up, with a little tolerance for float noise
-    active_slots: Math.ceil(inUse - 1e-9),
+    active_slots: Math.max(0, Math.ceil(inUse - 1e-9)), // max: never -0
     slot_decay_per_second: row.slot_decay_per_second,
     created: isoTime(row.created_at),
     updated: isoTime(row.updated_at),

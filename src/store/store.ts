@@ -180,7 +180,7 @@ export class SqliteStore implements Store {
     return this.read(() => gcl.listGcl(this.db, now));
   }
   getGcl(name: string, now: number) {
-    return this.read(() => ({ ...gcl.getGcl(this.db, name, now), holders: gcl.gclHolders(this.db, name) }));
+    return this.read(() => ({ ...gcl.getGcl(this.db, name, now), holders: gcl.gclHolders(this.db, name, now) }));
   }
   updateGcl(name: string, patch: gcl.GclPatch, now: number) {
     return this.write(() => gcl.updateGcl(this.db, name, patch, now));

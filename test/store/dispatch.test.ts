@@ -235,3 +235,24 @@ test('a waiting run that was cancelled by the user is not claimed', () =>
     await store.finishRun(r1!, done, T0 + 12);
     assert.deepEqual((await store.dispatch(dispatchReq(), T0 + 12)).claimed, [r3]);
   }));
+
+test('two workers on separate connections, dispatching back to back, never exceed the pool or deployment limits', async () => {
+  const t = openTempStore();
+  const { SqliteStore } = await import('../../src/store/store.js');
+  const other = SqliteStore.open(t.store.location);
+  try {
+    await deploy(t.store, [limited('a', 2), ...['b', 'c', 'd', 'e'].map((n) => spec(n))]);
+    await t.store.updatePool('local', { concurrencyLimit: 4 }, T0);
+    await manualRuns(t.store, 'etl/a', [T0, T0, T0, T0]);
+    for (const n of ['b', 'c', 'd', 'e']) await manualRuns(t.store, `etl/${n}`, [T0, T0]);
+    const [x, y] = await Promise.all([t.store.dispatch(dispatchReq({ workerId: 'x' }), T0 + 1), other.dispatch(dispatchReq({ workerId: 'y' }), T0 + 1)]);
+    const claimed = [...x.claimed, ...y.claimed];
+    assert.equal(claimed.length, 4);
+    assert.equal(new Set(claimed).size, 4, 'no run was claimed twice');
+    const running = await t.store.listRuns({ state: 'PENDING', limit: 100 });
+    assert.ok(running.filter((r) => r.deployment_name === 'etl/a').length <= 2);
+  } finally {
+    await other.close();
+    await t.close();
+  }
+});

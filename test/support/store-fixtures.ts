@@ -2,6 +2,7 @@
 import type { DeploymentScheduleSpec } from '../../src/domain/types.js';
 import type { ExecutableRun, Outcome, RunHandle, Runner } from '../../src/engine/runner.js';
 import type { DeploymentInput, Store } from '../../src/store/store.js';
+import type { TestClock } from '../../src/time/test-clock.js';
 import { deferred, type Deferred } from './wait-for.js';
 
 export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -65,6 +66,7 @@ export function dispatchReq(over: Partial<{ pool: string; workerId: string; capa
 
 export interface FakeRun {
   run: ExecutableRun;
+  env: Record<string, string>;
   done: Deferred<Outcome>;
   terminatedFor?: 'cancel' | 'shutdown';
   finished: boolean;
@@ -91,9 +93,9 @@ export class FakeRunner implements Runner {
     this.byId(id).done.resolve({ kind: 'completed' });
   }
 
-  async start(run: ExecutableRun): Promise<RunHandle> {
+  async start(run: ExecutableRun, env: Record<string, string>): Promise<RunHandle> {
     const done = deferred<Outcome>();
-    const entry: FakeRun = { run, done, finished: false };
+    const entry: FakeRun = { run, env, done, finished: false };
     void done.promise.then(() => (entry.finished = true));
     this.runs.push(entry);
     this.maxActive = Math.max(this.maxActive, this.active);
@@ -112,4 +114,27 @@ export class FakeRunner implements Runner {
 /** Lets pending promise callbacks and I/O run (not a timed sleep). */
 export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Yields to pending callbacks until `probe` holds (bounded by turns, not by wall time). */
+export async function until(probe: () => boolean | Promise<boolean>, what = 'a condition', maxTurns = 2000): Promise<void> {
+  for (let i = 0; i < maxTurns; i++) {
+    if (await probe()) return;
+    await turn();
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** Moves a TestClock in small steps, letting callbacks run between steps, until `p` settles. */
+export async function drive<T>(clock: TestClock, p: Promise<T>, stepMs = 10, maxSteps = 5000): Promise<T> {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let i = 0; i < maxSteps && !settled; i++) {
+    await turn();
+    if (!settled) clock.tick(stepMs);
+  }
+  return p;
 }

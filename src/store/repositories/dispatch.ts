@@ -51,6 +51,7 @@ export function dispatchDueRuns(db: Db, req: DispatchRequest, now: number): Disp
     | { id: string; name: string; concurrency_limit: number | null; is_paused: number }
     | undefined;
   if (!poolRow) return result;
+  // FIFO: scheduled time, then creation; rowid (insertion order) breaks ties within one millisecond
   const rows = db
     .prepare(
       `SELECT r.id, r.state_name, r.deployment_id, r.work_queue_name, d.concurrency_limit, d.concurrency_options_json,

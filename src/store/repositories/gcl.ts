@@ -8,10 +8,14 @@ import { decayedOccupancy, toGcl, type GclRow } from '../rows.js';
 
 const EPSILON = 1e-9;
 
-export function gclLeasedSlots(db: Db, gclId: string): number {
+/** Slots held by live leases (an expired lease holds nothing, even before it is reaped). */
+export function gclLeasedSlots(db: Db, gclId: string, now: number): number {
   const row = db
-    .prepare("SELECT COALESCE(SUM(slots), 0) AS n FROM lease_slot WHERE resource_kind = 'gcl' AND resource_id = ?")
-    .get(gclId) as { n: number };
+    .prepare(
+      `SELECT COALESCE(SUM(s.slots), 0) AS n FROM lease_slot s JOIN lease l ON l.id = s.lease_id
+       WHERE s.resource_kind = 'gcl' AND s.resource_id = ? AND l.expires_at > ?`,
+    )
+    .get(gclId, now) as { n: number };
   return row.n;
 }
 
@@ -43,22 +47,22 @@ export function createGcl(
 
 export function listGcl(db: Db, now: number): GlobalConcurrencyLimit[] {
   const rows = db.prepare('SELECT * FROM global_concurrency_limit ORDER BY name').all() as GclRow[];
-  return rows.map((r) => toGcl(r, gclLeasedSlots(db, r.id), now));
+  return rows.map((r) => toGcl(r, gclLeasedSlots(db, r.id, now), now));
 }
 
 export function getGcl(db: Db, name: string, now: number): GlobalConcurrencyLimit {
   const row = requireRow(db, name);
-  return toGcl(row, gclLeasedSlots(db, row.id), now);
+  return toGcl(row, gclLeasedSlots(db, row.id, now), now);
 }
 
-export function gclHolders(db: Db, name: string): LimitHolder[] {
+export function gclHolders(db: Db, name: string, now: number): LimitHolder[] {
   const row = requireRow(db, name);
   const rows = db
     .prepare(
       `SELECT l.id, l.holder, s.slots, l.acquired_at, l.expires_at FROM lease_slot s JOIN lease l ON l.id = s.lease_id
-       WHERE s.resource_kind = 'gcl' AND s.resource_id = ? ORDER BY l.acquired_at`,
+       WHERE s.resource_kind = 'gcl' AND s.resource_id = ? AND l.expires_at > ? ORDER BY l.acquired_at`,
     )
-    .all(row.id) as { id: string; holder: string; slots: number; acquired_at: number; expires_at: number }[];
+    .all(row.id, now) as { id: string; holder: string; slots: number; acquired_at: number; expires_at: number }[];
   return rows.map((r) => ({ lease_id: r.id, holder: r.holder, slots: r.slots, acquired: isoTime(r.acquired_at), expires: isoTime(r.expires_at) }));
 }
 
@@ -104,7 +108,8 @@ export interface GclAcquireRequest {
 
 export type GclAcquireResult =
   | { status: 'acquired'; leaseId: string | null; warnings: string[] }
-  | { status: 'blocked'; waitingOn: WaitingOn[]; warnings: string[] };
+  /** `ahead`: older waiters sharing one of these limits (0: this waiter is served next). */
+  | { status: 'blocked'; waitingOn: WaitingOn[]; warnings: string[]; ahead: number };
 
 export function pyList(names: string[]): string {
   return `[${names.map((n) => `'${n}'`).join(', ')}]`;
@@ -142,10 +147,9 @@ export function tryAcquireGcl(db: Db, req: GclAcquireRequest, now: number): GclA
     db.prepare('DELETE FROM gcl_waiter WHERE id = ?').run(req.waiterId);
     return { status: 'acquired', leaseId: null, warnings };
   }
-  const usage = active.map((r) => ({ row: r, inUse: decayedOccupancy(r, now) + gclLeasedSlots(db, r.id) }));
+  const usage = active.map((r) => ({ row: r, inUse: inUse(db, r, now) }));
   const fits = usage.every((u) => u.inUse + req.occupy <= u.row.limit_value + EPSILON);
-  const olderWaiter = fits && hasOlderWaiter(db, req, active.map((r) => r.name), now);
-  if (fits && !olderWaiter) {
+  if (fits && fitsBehindOlderWaiters(db, req, usage, now)) {
     db.prepare('DELETE FROM gcl_waiter WHERE id = ?').run(req.waiterId);
     if (req.mode === 'rate_limit') {
       const bump = db.prepare('UPDATE global_concurrency_limit SET occupancy = ?, occupancy_at = ? WHERE id = ?');
@@ -169,26 +173,68 @@ export function tryAcquireGcl(db: Db, req: GclAcquireRequest, now: number): GclA
     kind: 'gcl',
     name: u.row.name,
     limit: u.row.limit_value,
-    in_use: Math.ceil(u.inUse - EPSILON),
-    holders: gclHolderNames(db, u.row.id),
+    in_use: shownSlots(u.inUse),
+    holders: gclHolderNames(db, u.row.id, now),
   }));
-  return { status: 'blocked', waitingOn, warnings };
+  const ahead = olderWaiters(db, req, active.map((r) => r.name), now).length;
+  return { status: 'blocked', waitingOn, warnings, ahead };
 }
 
-function gclHolderNames(db: Db, gclId: string): string[] {
+/** A slot partly decayed is still taken: round up, with a little tolerance for float noise. */
+function shownSlots(inUse: number): number {
+  return Math.max(0, Math.ceil(inUse - EPSILON));
+}
+
+function inUse(db: Db, row: GclRow, now: number): number {
+  return decayedOccupancy(row, now) + gclLeasedSlots(db, row.id, now);
+}
+
+function gclHolderNames(db: Db, gclId: string, now: number): string[] {
   const rows = db
-    .prepare("SELECT l.holder FROM lease_slot s JOIN lease l ON l.id = s.lease_id WHERE s.resource_kind = 'gcl' AND s.resource_id = ? ORDER BY l.acquired_at")
-    .all(gclId) as { holder: string }[];
+    .prepare(
+      `SELECT l.holder FROM lease_slot s JOIN lease l ON l.id = s.lease_id
+       WHERE s.resource_kind = 'gcl' AND s.resource_id = ? AND l.expires_at > ? ORDER BY l.acquired_at`,
+    )
+    .all(gclId, now) as { holder: string }[];
   return rows.map((r) => r.holder);
 }
 
-function hasOlderWaiter(db: Db, req: GclAcquireRequest, names: string[], now: number): boolean {
+/**
+ * Fair service: the slots free now go first to older waiters, oldest first; this request may
+ * have what they leave. An older waiter W sharing a limit L with this request sets aside its
+ * slots on L, unless W is short on a limit this request does not ask for: then W cannot run
+ * now anyway, and holding L back for it could deadlock (a holder of that other limit waiting
+ * for L inside nested concurrency() blocks would wait for W, which waits for it).
+ */
+function fitsBehindOlderWaiters(db: Db, req: GclAcquireRequest, usage: { row: GclRow; inUse: number }[], now: number): boolean {
+  const names = usage.map((u) => u.row.name);
+  const older = olderWaiters(db, req, names, now);
+  if (older.length === 0) return true;
+  const left = new Map(usage.map((u) => [u.row.name, u.row.limit_value - u.inUse]));
+  const elsewhere = new Map<string, { row: GclRow; inUse: number } | null>();
+  const shortElsewhere = (name: string, occupy: number) => {
+    if (!elsewhere.has(name)) {
+      const row = findRow(db, name);
+      elsewhere.set(name, row && row.active === 1 ? { row, inUse: inUse(db, row, now) } : null);
+    }
+    const u = elsewhere.get(name)!;
+    return u !== null && u.inUse + occupy > u.row.limit_value + EPSILON;
+  };
+  for (const w of older) {
+    if (w.names.some((n) => !left.has(n) && shortElsewhere(n, w.occupy))) continue;
+    for (const n of w.names) if (left.has(n)) left.set(n, left.get(n)! - w.occupy);
+  }
+  return names.every((n) => left.get(n)! + EPSILON >= req.occupy);
+}
+
+/** Live waiters registered before this one that share at least one of `names`, oldest first. */
+function olderWaiters(db: Db, req: GclAcquireRequest, names: string[], now: number): { names: string[]; occupy: number }[] {
   const mine = db.prepare('SELECT since FROM gcl_waiter WHERE id = ?').get(req.waiterId) as { since: number } | undefined;
   const since = mine?.since ?? now + 1;
-  const older = db
-    .prepare('SELECT names_json FROM gcl_waiter WHERE id <> ? AND expires_at > ? AND (since < ? OR (since = ? AND id < ?))')
-    .all(req.waiterId, now, since, since, req.waiterId) as { names_json: string }[];
-  return older.some((w) => (JSON.parse(w.names_json) as string[]).some((n) => names.includes(n)));
+  const rows = db
+    .prepare('SELECT names_json, occupy FROM gcl_waiter WHERE id <> ? AND expires_at > ? AND (since < ? OR (since = ? AND id < ?)) ORDER BY since, id')
+    .all(req.waiterId, now, since, since, req.waiterId) as { names_json: string; occupy: number }[];
+  return rows.map((w) => ({ names: JSON.parse(w.names_json) as string[], occupy: w.occupy })).filter((w) => w.names.some((n) => names.includes(n)));
 }
 
 function registerWaiter(db: Db, req: GclAcquireRequest, now: number): void {
@@ -214,8 +260,8 @@ export function runGclWaits(db: Db, flowRunId: string, now: number): WaitingOn[]
         kind: 'gcl',
         name,
         limit: row.limit_value,
-        in_use: Math.ceil(decayedOccupancy(row, now) + gclLeasedSlots(db, row.id) - EPSILON),
-        holders: gclHolderNames(db, row.id),
+        in_use: shownSlots(inUse(db, row, now)),
+        holders: gclHolderNames(db, row.id, now),
       });
     }
   }

@@ -22,6 +22,9 @@ export function reapExpired(db: Db, now: number): ReapResult {
     db.prepare('DELETE FROM gcl_waiter WHERE expires_at <= ?').run(now);
     return result;
   }
+  // finishing a run frees all its leases (including live ones its flow took), so count by difference
+  const countLeases = db.prepare('SELECT COUNT(*) AS n FROM lease');
+  const before = (countLeases.get() as { n: number }).n;
   for (const lease of expired) {
     if (lease.flow_run_id && lease.worker_id) {
       const run = db.prepare('SELECT state_type FROM flow_run WHERE id = ?').get(lease.flow_run_id) as { state_type: string } | undefined;
@@ -42,8 +45,9 @@ export function reapExpired(db: Db, now: number): ReapResult {
         result.crashed.push(lease.flow_run_id);
       }
     }
-    result.freedLeases += db.prepare('DELETE FROM lease WHERE id = ?').run(lease.id).changes;
+    db.prepare('DELETE FROM lease WHERE id = ?').run(lease.id);
   }
+  result.freedLeases = before - (countLeases.get() as { n: number }).n;
   db.prepare('DELETE FROM gcl_waiter WHERE expires_at <= ?').run(now);
   return result;
 }
