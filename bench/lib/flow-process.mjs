@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const PY_RUNNER = path.join(REPO_ROOT, 'runtimes', 'python', 'flowdeck_runner.py');
+const ENGINE_ROOT = process.env.FLOWDECK_BENCH_ENGINE_ROOT || REPO_ROOT;
+export const PY_RUNNER = path.join(ENGINE_ROOT, 'runtimes', 'python', 'flowdeck_runner.py');
 export const PY_ENTRY = 'flows/noop.py:noop';
 
 /**
@@ -48,6 +49,20 @@ export function runFlowProcess(projectDir, entrypoint = PY_ENTRY) {
     child.on('error', reject);
     child.on('spawn', () => child.stdin.write('{}\n'));
     child.on('close', (code) => (code === 0 ? resolve(code) : reject(new Error(`flow process exited with ${code}: ${tail}`))));
+  });
+}
+
+/** One process started like a flow (detached, piped stdio, '{}' on stdin kept open); resolves with its wall ms. */
+export function timeProcess(command, args, cwd) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(command, args, { cwd, shell: false, detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+    child.stdout.resume();
+    child.stderr.resume();
+    child.stdin.on('error', () => undefined);
+    child.on('error', reject);
+    child.on('spawn', () => child.stdin.write('{}\n'));
+    child.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${command} exited with ${code}`))));
   });
 }
 

@@ -6,10 +6,12 @@ import { fileURLToPath } from 'node:url';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
-export const CLI = path.join(REPO_ROOT, 'bin', 'flowdeck.js');
-export const PY_RUNNER = path.join(REPO_ROOT, 'runtimes', 'python', 'flowdeck_runner.py');
+/** The engine under test: run.mjs points this at its snapshot of the build (lib/snapshot.mjs). */
+export const ENGINE_ROOT = process.env.FLOWDECK_BENCH_ENGINE_ROOT || REPO_ROOT;
+export const CLI = path.join(ENGINE_ROOT, 'bin', 'flowdeck.js');
+export const PY_RUNNER = path.join(ENGINE_ROOT, 'runtimes', 'python', 'flowdeck_runner.py');
 
-const dist = (p) => import(path.join(REPO_ROOT, 'dist', 'src', p));
+const dist = (p) => import(path.join(ENGINE_ROOT, 'dist', 'src', p));
 export const { SqliteStore } = await dist('store/store.js');
 export const { Worker } = await dist('engine/worker.js');
 export const { ProcessRunner } = await dist('engine/runner.js');

@@ -42,7 +42,17 @@ class Samples {
   }
 }
 
-export const lockStats = { wait: new Samples(), hold: new Samples(), commit: new Samples(), busyErrors: 0, transactions: 0 };
+export const lockStats = { wait: new Samples(), hold: new Samples(), commit: new Samples(), busyErrors: 0, transactions: 0, worstHolds: [] };
+
+/** The longest holds, each with the process CPU time spent meanwhile: wall >> CPU means the holder was descheduled or waited on the disk. */
+function noteHold(holdMs, cpuMs, commitMs) {
+  const w = lockStats.worstHolds;
+  if (w.length < 5 || holdMs > w[w.length - 1].holdMs) {
+    w.push({ holdMs, cpuMs, commitMs });
+    w.sort((a, b) => b.holdMs - a.holdMs);
+    if (w.length > 5) w.pop();
+  }
+}
 export const statementStats = new Map();
 let statementsOn = process.env.FLOWDECK_BENCH_SQL_PROFILE === '1';
 let transactionsOn = Boolean(process.env.FLOWDECK_BENCH_LOCK_STATS);
@@ -58,6 +68,7 @@ export function resetStats() {
   lockStats.commit = new Samples();
   lockStats.busyErrors = 0;
   lockStats.transactions = 0;
+  lockStats.worstHolds = [];
   statementStats.clear();
 }
 
@@ -72,8 +83,10 @@ Database.prototype.transaction = function patchedTransaction(fn) {
   if (!transactionsOn) return origTransaction.call(this, fn);
   let entered = 0;
   let bodyEnd = 0;
+  let cpuEntered;
   const inner = origTransaction.call(this, function timedBody(...args) {
     entered = performance.now();
+    cpuEntered = process.cpuUsage();
     try {
       return fn.apply(this, args);
     } finally {
@@ -97,6 +110,8 @@ Database.prototype.transaction = function patchedTransaction(fn) {
           lockStats.wait.add(entered - t0);
           lockStats.hold.add(t3 - entered);
           lockStats.commit.add(t3 - bodyEnd);
+          const cpu = process.cpuUsage(cpuEntered);
+          noteHold(t3 - entered, (cpu.user + cpu.system) / 1000, t3 - bodyEnd);
         }
       }
     };

@@ -55,7 +55,12 @@ export function textTable(t) {
 
 export function markdownTable(t) {
   const esc = (c) => String(c ?? '').replace(/\|/g, '\\|');
-  const out = [`| ${t.columns.map(esc).join(' | ')} |`, `|${t.columns.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
+  // a column is right-aligned when most of its filled cells are figures
+  const numeric = t.columns.map((_, i) => {
+    const cells = t.rows.map((r) => String(r[i] ?? '')).filter((c) => c !== '');
+    return i > 0 && cells.length > 0 && cells.filter((c) => /^[\d.,<>=x~-]/.test(c)).length * 2 > cells.length;
+  });
+  const out = [`| ${t.columns.map(esc).join(' | ')} |`, `|${numeric.map((n) => (n ? '---:' : '---')).join('|')}|`];
   for (const r of t.rows) out.push(`| ${r.map(esc).join(' | ')} |`);
   return out.join('\n');
 }

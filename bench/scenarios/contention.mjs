@@ -98,6 +98,7 @@ export async function contentionOnce({ workers, runs, projectDir, log }) {
   const perWorker = files.map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')));
   const waits = perWorker.flatMap((w) => w.lock.wait.values);
   const holds = perWorker.flatMap((w) => w.lock.hold.values);
+  const worstHold = perWorker.flatMap((w) => w.lock.worstHolds ?? []).sort((a, b) => b.holdMs - a.holdMs)[0];
   const logs = children.map((c) => c.log());
   const busyLines = logs.flatMap((l) => l.split('\n')).filter((l) => /busy|locked/i.test(l));
   writeFileSync(path.join(dir, 'workers.log'), logs.join('\n----\n'));
@@ -112,6 +113,7 @@ export async function contentionOnce({ workers, runs, projectDir, log }) {
     txCount: perWorker.reduce((a, w) => a + w.lock.transactions, 0),
     lockWait: { p50: percentile(waits, 50), p99: percentile(waits, 99), max: Math.max(0, ...perWorker.map((w) => w.lock.wait.max)) },
     lockHold: { p50: percentile(holds, 50), p99: percentile(holds, 99), max: Math.max(0, ...perWorker.map((w) => w.lock.hold.max)) },
+    worstHold,
     probeWait: { p50: percentile(probe, 50), p99: percentile(probe, 99), max: Math.max(...probe), n: probe.length },
     busyErrors: perWorker.reduce((a, w) => a + w.lock.busyErrors, 0) + busyLines.length,
     busySample: busyLines.slice(0, 2),
@@ -146,6 +148,7 @@ export async function run(ctx) {
       waitMax: summary(per.map((p) => p.lockWait.max)),
       holdP99: summary(per.map((p) => p.lockHold.p99)),
       holdMax: summary(per.map((p) => p.lockHold.max)),
+      worstHold: per.map((p) => p.worstHold).filter(Boolean).sort((a, b) => b.holdMs - a.holdMs)[0],
       probeP99: summary(per.map((p) => p.probeWait.p99)),
       probeMax: summary(per.map((p) => p.probeWait.max)),
       busyErrors: per.reduce((a, p) => a + p.busyErrors, 0),
@@ -161,7 +164,7 @@ export async function run(ctx) {
       fmtSummary(s.runsPerSecond, 1),
       fmtSummary(s.txPerRun, 1),
       `${fmt(s.waitP99.median, 2)} / ${fmt(s.waitMax.median, 1)} (worst ${fmt(s.waitMax.max, 1)})`,
-      `${fmt(s.holdP99.median, 2)} / ${fmt(s.holdMax.median, 1)}`,
+      `${fmt(s.holdP99.median, 2)} / ${fmt(s.holdMax.median, 1)}${s.worstHold ? ` (longest: ${fmt(s.worstHold.cpuMs, 1)} ms CPU, commit ${fmt(s.worstHold.commitMs, 1)} ms)` : ''}`,
       `${fmt(s.probeP99.median, 2)} / ${fmt(s.probeMax.median, 1)}`,
       String(s.busyErrors),
       `${s.maxDep} / ${s.maxPool}${s.ok ? '' : ' PROBLEM'}`,
@@ -175,7 +178,7 @@ export async function run(ctx) {
         columns: ['workers', 'transitions/s', 'runs/s', 'write tx per run', 'lock wait p99 / max (ms)', 'lock hold p99 / max (ms)', 'probe wait p99 / max (ms)', 'SQLITE_BUSY', 'max per dep / pool'],
         rows,
         notes: [
-          'Lock wait: time inside BEGIN IMMEDIATE until the write lock was granted, over every write transaction of every worker (preloaded timer, no engine change); hold: from then to COMMIT returning.',
+          'Lock wait: time inside BEGIN IMMEDIATE until the write lock was granted, over every write transaction of every worker (preloaded timer, no engine change); hold: from then to COMMIT returning. For the longest hold, the CPU its process used meanwhile: far less CPU than wall time means the holder was off the CPU (descheduled on the busy cores, or in a WAL checkpoint\'s disk writes), not working.',
           'Probe: BEGIN IMMEDIATE; COMMIT from a separate connection every 20 ms, i.e. what another writer (a CLI command) waits. Transitions: flow_run_state rows appended while the workers ran.',
           'Medians over repetitions; "worst" is the largest single wait seen in any repetition.',
         ],

@@ -18,7 +18,7 @@
 //   (dist/src/api/index.js) through a resolution hook, wherever the flow file lives.
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { register } from 'node:module';
+import * as nodeModule from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
@@ -231,8 +231,10 @@ function oneLine(e) {
 // ------------------------------------------------------- import 'flowdeck'
 
 function registerFlowdeckResolution() {
+  // module.register exists from Node 20.6; before that, 'flowdeck' resolves only if installed
+  if (typeof nodeModule.register !== 'function') return;
   const target = new URL('../../dist/src/api/index.js', import.meta.url).href;
-  register('./resolve-flowdeck.mjs', import.meta.url, { data: { target } });
+  nodeModule.register('./resolve-flowdeck.mjs', import.meta.url, { data: { target } });
 }
 
 // --------------------------------------------------------------------- main

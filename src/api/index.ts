@@ -43,7 +43,7 @@ export interface ConcurrencyHandle {
   readonly leaseId: string | null;
   readonly names: readonly string[];
   readonly occupy: number;
-  /** Why something did not limit (missing or disabled limits); also emitted as process warnings. */
+  /** Why something did not limit (missing or disabled limits); also written to stderr. */
   readonly warnings: readonly string[];
   /** Gives the slots back; calling it again does nothing. */
   release(): Promise<void>;
@@ -129,8 +129,9 @@ function checkOccupy(occupy: number): void {
   if (!Number.isInteger(occupy) || occupy < 1) throw new ConcurrencySlotAcquisitionError(`occupy must be a whole number of at least 1, got ${occupy}`);
 }
 
+/** Written at once (a flow may exit right after): a process warning would be printed too late. */
 function warn(message: string): void {
-  process.emitWarning(message, { code: 'FLOWDECK_CONCURRENCY' });
+  process.stderr.write(`flowdeck: warning: ${message}\n`);
 }
 
 function holder(): { holder: string; flowRunId: string | null } {

@@ -48,10 +48,16 @@ export class LeaseKeeper {
   private async renew(): Promise<void> {
     this.timer = undefined;
     if (this.leases.size === 0 || this.stopped) return;
-    try {
-      await this.store.renewLeases([...this.leases], this.clock.now() + this.leaseSeconds * 1000);
-    } catch (error) {
-      this.onError(error);
+    const expiresAt = this.clock.now() + this.leaseSeconds * 1000;
+    for (const id of [...this.leases]) {
+      try {
+        if ((await this.store.renewLeases([id], expiresAt)) === 0 && this.leases.delete(id)) {
+          // reaped (this process stalled past its lease) or released by someone else
+          this.onError(new Error(`lease ${id} was gone before it could be renewed: its slots are no longer reserved`));
+        }
+      } catch (error) {
+        this.onError(error);
+      }
     }
     this.schedule();
   }

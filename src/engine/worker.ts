@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import { StoreError } from '../domain/errors.js';
 import type { Store } from '../store/store.js';
 import type { Clock, TimerHandle } from '../time/clock.js';
 import type { ExecutableRun, Outcome, RunHandle, Runner } from './runner.js';
@@ -36,11 +37,22 @@ const DEFAULT_POLL_MS = 50;
 const MAX_IDLE_MS = 250;
 const LATE_EVERY_MS = 1000;
 const LOG_FLUSH_MS = 100;
+/** Longest pause between retries of a store write that must not be lost. */
+const RETRY_MAX_BACKOFF_MS = 2000;
+const ACTIVE_STATE_TYPES = new Set(['PENDING', 'RUNNING', 'CANCELLING']);
+
+/** "database is locked" past the busy timeout: worth retrying, unlike a corrupt or newer database. */
+function isLockContention(error: unknown): boolean {
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return error instanceof StoreError && typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
 
 interface Active {
   run: ExecutableRun;
   handle?: RunHandle;
   cancelling: boolean;
+  /** Its process has ended and its final state is being recorded. */
+  finishing?: boolean;
 }
 
 export class Worker extends EventEmitter<WorkerEvents> {
@@ -104,15 +116,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.stats.late += (await this.store.markLateRuns(now)).length;
     }
     if (now - this.lastHeartbeat >= (this.opts.leaseSeconds * 1000) / 3) {
-      this.lastHeartbeat = now;
-      await this.store.heartbeatWorker(this.id, now + this.opts.leaseSeconds * 1000, now);
+      // a fresh time: the calls above may have waited for the lock; a failed heartbeat is retried next step
+      const at = this.clock.now();
+      await this.store.heartbeatWorker(this.id, at + this.opts.leaseSeconds * 1000, at);
+      this.lastHeartbeat = at;
     }
     await this.handleCancels();
     if (this.stopping) return;
     const capacity = Math.max(0, this.opts.limit - this.active.size);
     const result = await this.store.dispatch(
       { pool: this.opts.pool, workerId: this.id, capacity, leaseMs: this.opts.leaseSeconds * 1000, ...(this.opts.queues ? { queues: this.opts.queues } : {}) },
-      now,
+      this.clock.now(), // not `now`: a lease dated before earlier calls waited for the lock could be born expired
     );
     this.stats.awaiting += result.awaiting.length;
     for (const id of [...result.cancelled, ...result.awaiting, ...result.reaped.crashed]) void this.announce(id);
@@ -210,11 +224,37 @@ export class Worker extends EventEmitter<WorkerEvents> {
         a.handle?.terminate('cancel');
       }
     }
+    // A run another worker reaped (this one's heartbeats failed for a whole lease) has lost its
+    // slots: stop it here, or it would run beside the run that took its place.
+    for (const [id, a] of this.active) {
+      if (a.cancelling || a.finishing || !a.handle) continue;
+      const s = await this.store.runState(id);
+      if (s && ACTIVE_STATE_TYPES.has(s.state_type)) continue;
+      a.cancelling = true;
+      a.handle.terminate('cancel');
+    }
+  }
+
+  /**
+   * A store call whose effect must not be lost: "database is locked" past the busy timeout is
+   * retried with a capped backoff. While stopping it gives up after a few tries; the run's lease then
+   * expires and the next worker's reaper records it as Crashed, so nothing stays Running forever.
+   */
+  private async persist<T>(what: string, op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (error) {
+        if (!isLockContention(error) || (this.stopping && attempt >= 3)) throw error;
+        this.emit('error', new Error(`${what}: ${(error as Error).message}; retrying`));
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(RETRY_MAX_BACKOFF_MS, 50 * 2 ** attempt)));
+      }
+    }
   }
 
   private async execute(runId: string): Promise<void> {
-    const details = await this.store.getRun(runId, this.clock.now());
-    const dep = await this.store.getDeploymentById(details.run.deployment_id);
+    const details = await this.persist(`read claimed run ${runId}`, () => this.store.getRun(runId, this.clock.now()));
+    const dep = await this.persist(`read the deployment of run ${runId}`, () => this.store.getDeploymentById(details.run.deployment_id));
     if (!dep) return;
     const run: ExecutableRun = {
       id: runId,
@@ -241,7 +281,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.finish(entry, { kind: 'failed', message: `Could not start the flow process: ${(error as Error).message}` });
       return;
     }
-    const started = await this.store.startRun(runId, entry.handle.pid, this.clock.now());
+    let started = false;
+    try {
+      started = await this.persist(`record run ${runId} as Running`, () => this.store.startRun(runId, entry.handle!.pid, this.clock.now()));
+    } catch (error) {
+      this.emit('error', error instanceof Error ? error : new Error(String(error)));
+    }
     if (!started) {
       // cancelled (or reaped) between claim and start
       entry.cancelling = true;
@@ -253,6 +298,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async finish(entry: Active, outcome: Outcome): Promise<void> {
+    entry.finishing = true;
     await this.flushLogs(entry.run.id);
     const to =
       outcome.kind === 'completed'
@@ -263,7 +309,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
             ? ({ type: 'CANCELLED', name: 'Cancelled', message: outcome.message } as const)
             : ({ type: 'CRASHED', name: 'Crashed', message: outcome.message } as const);
     try {
-      await this.store.finishRun(entry.run.id, to, this.clock.now());
+      await this.persist(`record run ${entry.run.id} as ${to.name}`, () => this.store.finishRun(entry.run.id, to, this.clock.now()));
       this.stats[outcome.kind === 'completed' ? 'completed' : outcome.kind]++;
       this.emit('transition', { runId: entry.run.id, runName: entry.run.name, deployment: entry.run.deploymentName, state: to.name, ...(to.message ? { message: to.message } : {}) });
     } catch (error) {

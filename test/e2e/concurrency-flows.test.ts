@@ -145,7 +145,8 @@ describe('concurrency() in flows run by a worker', { timeout: 240_000 }, () => {
       assert.ok(Date.parse(h.expires) > Date.parse(h.acquired));
     }
     assert.match(inspectText, /Holder/);
-    assert.ok(heldBy.some((h) => inspectText.includes(h.holder)), inspectText);
+    // the table was read a moment later: its holders are run ids too, maybe other ones
+    assert.ok(runs.some((r) => inspectText.includes(r.id)), inspectText);
   });
 
   test('flow-run inspect of a run waiting inside concurrency() says it waits on the gcl and who holds it', () => {

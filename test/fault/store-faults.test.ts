@@ -39,7 +39,10 @@ function faulty(store: SqliteStore, hooks: Partial<Record<keyof Store, Hook>>): 
   }) as Store;
 }
 
-const busy = () => new StoreError('the database flowdeck.db is locked by another process (waited past the busy timeout)');
+const busy = () =>
+  new StoreError('the database flowdeck.db is locked by another process (waited past the busy timeout)', {
+    cause: Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }),
+  });
 
 async function rig(hooks: (clock: TestClock) => Partial<Record<keyof Store, Hook>>, leaseSeconds = 30) {
   const t = openTempStore();
@@ -136,18 +139,20 @@ describe('the worker against a slow or locked store', () => {
     } }), 3);
     try {
       const [first, second] = await manualRuns(r.store, 'etl/a', [T0, T0 + 1]);
-      await r.worker.runOnce();
-      assert.equal(r.runner.runs.length, 1);
+      await r.worker.start();
+      await drive(r.clock, until(() => r.runner.runs.length === 1, 'the first run to start', 500));
       locked = true;
-      // heartbeats fail for longer than the lease; another worker reaps the run and takes the slot
+      // heartbeats fail for longer than the lease; another worker gets the lock first, reaps the run and takes the slot
       await drive(r.clock, until(() => r.clock.now() >= T0 + 5 * SEC, 'time to pass', 1000));
       const other = await r.store.dispatch({ pool: 'local', workerId: 'other-worker', capacity: 10, leaseMs: 3 * SEC }, r.clock.now());
       assert.deepEqual(other.reaped.crashed, [first]);
       assert.deepEqual(other.claimed, [second]);
+      locked = false;
       // this worker must notice and stop its copy of the reaped run
       await drive(r.clock, until(() => r.runner.byId(first!).finished, 'the reaped run’s process to be stopped', 1000));
-      assert.equal(await state(r.store, first!), 'Crashed');
-      locked = false;
+      assert.equal(r.runner.byId(first!).terminatedFor, 'cancel');
+      assert.equal(await state(r.store, first!), 'Crashed', 'the reaper’s verdict stands');
+      assert.equal(r.runner.runs.length, 1, 'the run the other worker claimed is not started here too');
     } finally {
       await r.worker.stop(0);
       await r.t.close();

@@ -22,6 +22,8 @@ export async function gclRunCommand(
     occupy: o.occupy,
     mode: 'concurrency',
     holder: `pid:${process.pid} ${o.command[0]}`,
+    // inside a flow run, `flow-run inspect` then shows what the run waits on
+    flowRunId: ctx.env.FLOWDECK_FLOW_RUN_ID || null,
     strict: o.strict,
     timeoutSeconds: o.timeoutSeconds,
     leaseSeconds,
