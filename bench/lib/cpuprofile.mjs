@@ -38,5 +38,5 @@ export const CLI_CATEGORIES = [
   { label: 'module loading', match: (f) => /esm\/(loader|module_job|translators|load)|cjs\/loader|bootstrap\/realm/.test(f.url) || ['compileSourceTextModule', 'compileForInternalLoader'].includes(f.functionName) },
   { label: 'opening the database (+ migrations check)', match: fn('openStateDatabase', 'store/db.js') },
   { label: 'store queries', match: (f) => (f.functionName === 'read' || f.functionName === 'write') && f.url.includes('store/store.js') },
-  { label: 'table rendering (cli-table3)', match: fn('renderTable', 'output/table.js') },
+  { label: 'table rendering', match: fn('renderTable', 'output/table.js') },
 ];

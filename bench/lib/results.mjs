@@ -81,20 +81,142 @@ function readingAndBounds(report, sizes) {
         (small ? `The rate depends on the backlog: ${a.backlog.map((x) => `${fmt(x.perSecond, 0)} runs/s with ${x.runs} runs queued`).join(', ')}, ${fmt(a.flowdeck.median, 0)} with 2,000: the work per dispatch grows with the number of queued runs.` : ''),
     );
     if (Number.isFinite(a.bestPeer) && a.flowdeck.median < 3 * a.bestPeer) {
+      const runs = sizes.throughputRuns;
       const prof = a.profile;
-      let evidence = '';
+      const wallPerRun = 1000 / a.flowdeck.median;
+      const cpuPerRun = a.cpuPerRun?.median;
+      const parts = [];
+      const changes = [];
+      const falls = a.backlog?.length && a.backlog[0].perSecond > 1.5 * a.flowdeck.median;
       if (prof) {
-        const top = prof.statements.slice(0, 3).map((st) => `\`${st.sql.slice(0, 70)}…\` ${fmt(st.calls, 0)} calls, ${fmt(st.ms, 0)} ms`);
+        const top = prof.statements.slice(0, 3).map((st) => `\`${st.sql.slice(0, 60)}…\` (${fmt(st.calls, 0)} calls, ${fmt(st.ms, 0)} ms)`);
+        parts.push(`In the SQL-profiled run the worker held SQLite's write lock ${fmt(prof.holdMs, 0)} ms in ${fmt(prof.transactions, 0)} write transactions (${fmt(prof.transactions / runs, 1)} per run), ${fmt((100 * prof.commitMs) / prof.holdMs, 0)} % of it in COMMIT; the heaviest statements were ${top.join('; ')}.`);
+        const cand = prof.statements.find((st) => /^SELECT/.test(st.sql) && /state_type = 'SCHEDULED' AND r\.work_pool_name = \?/.test(st.sql));
+        const wait = prof.statements.find((st) => st.sql.startsWith('UPDATE flow_run SET waiting_on_json'));
         const prep = prof.statements.find((st) => st.sql === 'prepare()');
-        evidence = ` In the profiled run the worker held the write lock ${fmt(prof.holdMs, 0)} ms over ${fmt(prof.transactions, 0)} transactions; the heaviest statements were ${top.join('; ')}.${prep ? ` \`db.prepare()\` itself ran ${fmt(prep.calls, 0)} times (${fmt(prep.ms, 0)} ms): statements are compiled again on every call.` : ''}`;
+        if (cand && (cand.ms > 0.1 * prof.holdMs || falls)) {
+          changes.push(`src/store/repositories/dispatch.ts \`dispatchDueRuns\`, the candidate query (${fmt(cand.calls, 0)} calls, ${fmt(cand.ms / cand.calls, 2)} ms each): every dispatch reads and sorts *every* due run of the pool (up to 5,000) and plans all of them, although only each limited deployment's oldest run can start. Read only runs that can be decided: per deployment with a limit its oldest due runs up to the limit (a correlated \`LIMIT\` over flow_run_deployment_state, or \`ROW_NUMBER() OVER (PARTITION BY deployment_id ...)\`), plus runs not yet marked AwaitingConcurrencySlot. The cost per dispatch then follows the number of deployments, not the backlog${falls ? ` (here the rate fell from ${fmt(a.backlog[0].perSecond, 0)} runs/s with ${a.backlog[0].runs} queued to ${fmt(a.flowdeck.median, 0)} with ${runs})` : ''}.`);
+        }
+        if (wait && wait.calls > 5 * runs) {
+          changes.push(`dispatch.ts \`setWaiting\`: the \`UPDATE flow_run SET waiting_on_json\` runs for every waiting run on every dispatch (${fmt(wait.calls, 0)} calls for ${fmt(runs, 0)} runs, ${fmt(wait.ms, 0)} ms), about N²/8 for a backlog of N, even when it changes nothing. Select the current value with the candidates and skip the statement when it is unchanged, or write it only when the run starts waiting.`);
+        }
+        if (prep && prep.calls > prof.transactions) {
+          changes.push(`Statements are compiled again on every call: \`db.prepare()\` ran ${fmt(prep.calls, 0)} times (${fmt(prep.ms, 0)} ms). Cache them per connection (store/db.ts).`);
+        }
+        changes.push(`Fewer write transactions per run (${fmt(prof.transactions / runs, 1)} now, each with its own COMMIT): engine/worker.ts \`execute\` reads \`getRun\` and \`getDeploymentById\` after the dispatch that claimed the run (the dispatch can return what \`execute\` needs), and \`finish\` could record the end and dispatch the next run in one IMMEDIATE transaction (a \`finishAndDispatch\` store method).`);
+      }
+      if (Number.isFinite(cpuPerRun) && cpuPerRun < 0.8 * wallPerRun) {
+        changes.push(`The worker is idle for ${fmt(100 * (1 - cpuPerRun / wallPerRun), 0)} % of the time (${fmt(cpuPerRun, 2)} ms CPU per run in ${fmt(wallPerRun, 2)} ms): \`Worker.wake\` (engine/worker.ts) schedules the next tick with \`clock.setTimeout(..., 0)\`, which Node runs no sooner than 1 ms later; a zero delay could use \`setImmediate\` (e.g. a \`Clock.defer\`).`);
       }
       bounds.push(
-        `**Throughput (a)** (${fmt(a.flowdeck.median, 0)} runs/s against ${fmt(3 * a.bestPeer, 0)} needed). What bounds it is \`dispatchDueRuns\` (src/store/repositories/dispatch.ts): every dispatch reads *every* due run of the pool (up to 5,000, sorted with a temporary B-tree), builds a plan for all of them, and rewrites \`waiting_on_json\` of each run that waits (\`setWaiting\`: the JSON holds the holders and the in-use count, which change at every claim, so nearly every waiting row is rewritten on every dispatch). With N queued runs and 4 claims per dispatch that is about N²/8 row updates for a backlog of N.${evidence}\n` +
-          `  Changes, in order of effect:\n` +
-          `  1. dispatch.ts \`dispatchDueRuns\`: stop persisting \`waiting_on_json\` for every waiting run on every dispatch. Write it once when a run starts waiting (the AwaitingConcurrencySlot transition already records that), or only for the oldest waiting run of each blocked deployment, or compute \`waiting_on\` when it is read (flow-runs.ts \`getRunDetails\`) from lease_slot.\n` +
-          `  2. dispatch.ts candidate query: read only runs that can be decided: for a deployment with a limit only its oldest due run (\`ROW_NUMBER() OVER (PARTITION BY deployment_id ORDER BY expected_start_time, created_at, id) = 1\`), for the rest at most \`capacity\` runs; an index on flow_run (state_type, work_pool_name, expected_start_time, created_at, id) removes the sort. The per-dispatch cost then follows the number of deployments, not the backlog.\n` +
-          `  3. Cache prepared statements (store/db.ts: one \`Map<sql, Statement>\` per connection, or prepare once in each repository module), instead of \`db.prepare(sql)\` on every call.\n` +
-          `  4. Fewer transactions per run: engine/worker.ts \`execute\` reads \`getRun\` and \`getDeploymentById\` after the dispatch that claimed the run; \`dispatch\` can return what \`execute\` needs, and \`finish\` can finish the run and dispatch the next one in one IMMEDIATE transaction (a \`finishAndDispatch\` store method). x3 the best peer means under ${fmt(1000 / (3 * a.bestPeer), 2)} ms of orchestration per run, which is about the cost of three separate WAL commits, so 1–3 alone will not reach it; 4 is needed too.`,
+        `**Throughput (a)** (${fmt(a.flowdeck.median, 0)} runs/s; x3 the best peer needs ${fmt(3 * a.bestPeer, 0)}, i.e. at most ${fmt(1000 / (3 * a.bestPeer), 2)} ms of orchestration per run). ${parts.join(' ')}\n` +
+          `  What could change, largest effect first:\n` +
+          changes.map((c, i) => `  ${i + 1}. ${c}`).join('\n') +
+          `\n  Even then, ${fmt(1000 / (3 * a.bestPeer), 2)} ms per run leaves room for about one small WAL transaction per run: reaching x3 would mean recording several runs' transitions per transaction.`,
+      );
+    }
+    reading.push(
+      `**Throughput (b), real processes.** With a trivial Python flow flowdeck ran ${fmt(b.flowdeck.median, 1)} runs/s against ${fmt(b.baseline.median, 1)} processes/s for a bare Node script spawning the same process 4 at a time (x${fmt(b.ratio.median, 2)}). ` +
+        `${b.graphile.n || b.bullmq.n ? `The peers spawning the same process did ${[b.bullmq.n ? `BullMQ ${fmt(b.bullmq.median, 1)}/s` : '', b.graphile.n ? `graphile-worker ${fmt(b.graphile.median, 1)}/s` : ''].filter(Boolean).join(', ')}. ` : ''}` +
+        `On ${report.machine.cores} cores the interpreter start-up is the limit for everyone${b.floor && !b.floor.error ? ` (\`python -c pass\` alone, 4 at a time: ${fmt(b.floor.perSecond, 1)}/s)` : ''}; orchestration matters only as CPU taken from those processes.`,
+    );
+    if (b.ratio.median < 0.8) {
+      bounds.push(
+        `**Throughput (b)** (x${fmt(b.ratio.median, 2)} of the baseline). The flow processes and the worker share ${report.machine.cores} cores: every millisecond of orchestration CPU per run (${fmtSummary(a.cpuPerRun, 2, 'ms')} in (a), growing with the backlog as above) is taken from the Python processes, and the dispatch work of (a) runs while they start. The changes for (a) apply. In runtimes/python/flowdeck_runner.py, importing \`asyncio\` (and the flowdeck package) only when the flow needs it would cut the start-up of every run (section 0 shows the runner against \`python -c pass\`).`,
+      );
+    }
+  }
+
+  if (s) {
+    reading.push(
+      `**Scheduler.** The first pass over ${fmt(sizes.schedulerDeployments, 0)} deployments with hourly schedules took ${fmt(s.firstMs.median / 1000, 2)} s and created ${fmt(s.created, 0)} runs; the second pass at the same moment took ${fmt(s.secondMs.median, 0)} ms and created ${s.secondCreated} (idempotent).` +
+        (minute ? ` With every-minute schedules (61 runs each) it created ${fmt(minute.created, 0)} runs in ${fmt(minute.firstMs.median / 1000, 1)} s, about ${fmt(minute.created / (minute.firstMs.median / 1000), 0)} rows/s, and a single transaction held the write lock for up to ${fmt(minute.longestTx.median, 0)} ms.` : ''),
+    );
+    const worstTx = Math.max(s.longestTx?.median ?? 0, minute?.longestTx?.median ?? 0);
+    if (worstTx > 1000) {
+      bounds.push(
+        `**Scheduler transactions** (not a stated goal, but every other writer waits on them). One transaction of the first pass held the write lock for ${fmt(worstTx, 0)} ms: engine/scheduler.ts \`schedulerPass\` should flush \`insertScheduledRuns\` by rows (a few thousand), not by schedules, so that no transaction approaches a worker's busy timeout (5 s). Each run costs two inserts (flow_run with its secondary indexes and the unique idempotency key, and flow_run_state).`,
+      );
+    }
+  }
+
+  if (c) {
+    const r = c.results;
+    if (r.deploymentLs) rows.push([`\`deployment ls\`, ${fmt(sizes.cliDeployments, 0)} deployments (whole process)`, `${fmt(r.deploymentLs.median, 0)} ms`, '', '< 300 ms', verdict(r.deploymentLs.median < 300)]);
+    if (r.flowRunLs) rows.push([`\`flow-run ls --limit 50\`, ${fmt(sizes.cliRuns, 0)} runs (whole process)`, `${fmt(r.flowRunLs.median, 0)} ms`, '', '< 300 ms', verdict(r.flowRunLs.median < 300)]);
+    if (r.gclInspect) rows.push(['`gcl inspect` (whole process)', `${fmt(r.gclInspect.median, 0)} ms`, '', '', '—']);
+  }
+  if (k?.['4']) {
+    const w = k['4'];
+    rows.push(['Contention, 4 worker processes: transitions/s; worst lock wait', `${fmt(w.transitionsPerSecond.median, 1)}/s; ${fmt(w.waitMax.max, 0)} ms (p99 ${fmt(w.waitP99.median, 1)} ms), ${w.busyErrors} SQLITE_BUSY`, '', '', '—']);
+  }
+  return { title: 'Headline (medians over repetitions; all systems measured in the same run)', columns: ['figure', 'flowdeck', 'reference in the same run', 'goal', 'verdict'], rows };
+}
+
+function readingAndBounds(report, sizes) {
+  const { h, t, s, minute, c, k } = figures(report);
+  const reading = [];
+  const bounds = [];
+  const py = h?.['Python flow'];
+  const js = h?.['JavaScript flow'];
+  const costs = section(report, 'costs')?.tables?.[0];
+
+  if (py) {
+    reading.push(
+      `**Handoff.** A freed slot reaches the next queued run in ${fmt(py.p50.median, 1)} ms at the median and ${fmt(py.p99.median, 1)} ms at p99 with Python flows (${fmt(js?.p50.median, 1)} / ${fmt(js?.p99.median, 1)} ms with JavaScript flows): as soon as a run's end is recorded the worker dispatches again (\`Worker.finish\` -> \`wake\`), without waiting for a poll, and of that gap ${fmt(py.spawnP50.median, 1)} ms (median) is spawning the next process and ${fmt(py.orchestrationP50.median, 1)} ms the store work around it. ` +
+        `Prefect's worker only looks again at its next poll (10 s by default), so the gap there is seconds, not milliseconds. The run itself (interpreter start-up and the flow) takes ${fmt(py.runMs.median, 0)} ms; that is the process, not the orchestrator.`,
+    );
+    if (!(py.p50.median <= 20 && py.p99.median <= 100)) {
+      bounds.push(
+        `**Handoff** (p50 ${fmt(py.p50.median, 1)} ms, p99 ${fmt(py.p99.median, 1)} ms). The gap is finishRun + one dispatch transaction + getRun + getDeploymentById + spawn + startRun, all in one worker tick (src/engine/worker.ts \`finish\` -> \`wake\` -> \`runOnce\` -> \`execute\`). Its tail follows the dispatch transaction, whose cost grows with the backlog (see throughput (a)); the same changes apply.`,
+      );
+    }
+  }
+
+  if (t) {
+    const a = t.a;
+    const b = t.b;
+    const small = a.backlog?.[0];
+    reading.push(
+      `**Throughput (a), orchestration alone.** flowdeck completed ${fmt(a.flowdeck.median, 0)} runs/s with exactly ${a.maxDep} run per deployment and ${a.maxPool} in the pool, checked both from the worker's transitions and from the state history in commit order. ` +
+        (Number.isFinite(a.bestPeer)
+          ? `In the same run ${a.bullmq.n ? `BullMQ did ${fmt(a.bullmq.median, 0)} jobs/s` : ''}${a.bullmq.n && a.graphile.n ? ' and ' : ''}${a.graphile.n ? `graphile-worker ${fmt(a.graphile.median, 0)} jobs/s` : ''} with the same no-op job, so flowdeck is at x${fmt(a.flowdeck.median / a.bestPeer, 2)} of the best peer, not the x3 aimed for. `
+          : 'No peer ran in this run. ') +
+        (small ? `The rate depends on the backlog: ${a.backlog.map((x) => `${fmt(x.perSecond, 0)} runs/s with ${x.runs} runs queued`).join(', ')}, ${fmt(a.flowdeck.median, 0)} with 2,000: the work per dispatch grows with the number of queued runs.` : ''),
+    );
+    if (Number.isFinite(a.bestPeer) && a.flowdeck.median < 3 * a.bestPeer) {
+      const runs = sizes.throughputRuns;
+      const prof = a.profile;
+      const wallPerRun = 1000 / a.flowdeck.median;
+      const cpuPerRun = a.cpuPerRun?.median;
+      const parts = [];
+      const changes = [];
+      const falls = a.backlog?.length && a.backlog[0].perSecond > 1.5 * a.flowdeck.median;
+      if (prof) {
+        const top = prof.statements.slice(0, 3).map((st) => `\`${st.sql.slice(0, 60)}…\` (${fmt(st.calls, 0)} calls, ${fmt(st.ms, 0)} ms)`);
+        parts.push(`In the SQL-profiled run the worker held SQLite's write lock ${fmt(prof.holdMs, 0)} ms in ${fmt(prof.transactions, 0)} write transactions (${fmt(prof.transactions / runs, 1)} per run), ${fmt((100 * prof.commitMs) / prof.holdMs, 0)} % of it in COMMIT; the heaviest statements were ${top.join('; ')}.`);
+        const cand = prof.statements.find((st) => /^SELECT/.test(st.sql) && /state_type = 'SCHEDULED' AND r\.work_pool_name = \?/.test(st.sql));
+        const wait = prof.statements.find((st) => st.sql.startsWith('UPDATE flow_run SET waiting_on_json'));
+        const prep = prof.statements.find((st) => st.sql === 'prepare()');
+        if (cand && (cand.ms > 0.1 * prof.holdMs || falls)) {
+          changes.push(`src/store/repositories/dispatch.ts \`dispatchDueRuns\`, the candidate query (${fmt(cand.calls, 0)} calls, ${fmt(cand.ms / cand.calls, 2)} ms each): every dispatch reads and sorts *every* due run of the pool (up to 5,000) and plans all of them, although only each limited deployment's oldest run can start. Read only runs that can be decided: per deployment with a limit its oldest due runs up to the limit (a correlated \`LIMIT\` over flow_run_deployment_state, or \`ROW_NUMBER() OVER (PARTITION BY deployment_id ...)\`), plus runs not yet marked AwaitingConcurrencySlot. The cost per dispatch then follows the number of deployments, not the backlog${falls ? ` (here the rate fell from ${fmt(a.backlog[0].perSecond, 0)} runs/s with ${a.backlog[0].runs} queued to ${fmt(a.flowdeck.median, 0)} with ${runs})` : ''}.`);
+        }
+        if (wait && wait.calls > 5 * runs) {
+          changes.push(`dispatch.ts \`setWaiting\`: the \`UPDATE flow_run SET waiting_on_json\` runs for every waiting run on every dispatch (${fmt(wait.calls, 0)} calls for ${fmt(runs, 0)} runs, ${fmt(wait.ms, 0)} ms), about N²/8 for a backlog of N, even when it changes nothing. Select the current value with the candidates and skip the statement when it is unchanged, or write it only when the run starts waiting.`);
+        }
+        if (prep && prep.calls > prof.transactions) {
+          changes.push(`Statements are compiled again on every call: \`db.prepare()\` ran ${fmt(prep.calls, 0)} times (${fmt(prep.ms, 0)} ms). Cache them per connection (store/db.ts).`);
+        }
+        changes.push(`Fewer write transactions per run (${fmt(prof.transactions / runs, 1)} now, each with its own COMMIT): engine/worker.ts \`execute\` reads \`getRun\` and \`getDeploymentById\` after the dispatch that claimed the run (the dispatch can return what \`execute\` needs), and \`finish\` could record the end and dispatch the next run in one IMMEDIATE transaction (a \`finishAndDispatch\` store method).`);
+      }
+      if (Number.isFinite(cpuPerRun) && cpuPerRun < 0.8 * wallPerRun) {
+        changes.push(`The worker is idle for ${fmt(100 * (1 - cpuPerRun / wallPerRun), 0)} % of the time (${fmt(cpuPerRun, 2)} ms CPU per run in ${fmt(wallPerRun, 2)} ms): \`Worker.wake\` (engine/worker.ts) schedules the next tick with \`clock.setTimeout(..., 0)\`, which Node runs no sooner than 1 ms later; a zero delay could use \`setImmediate\` (e.g. a \`Clock.defer\`).`);
+      }
+      bounds.push(
+        `**Throughput (a)** (${fmt(a.flowdeck.median, 0)} runs/s; x3 the best peer needs ${fmt(3 * a.bestPeer, 0)}, i.e. at most ${fmt(1000 / (3 * a.bestPeer), 2)} ms of orchestration per run). ${parts.join(' ')}\n` +
+          `  What could change, largest effect first:\n` +
+          changes.map((c, i) => `  ${i + 1}. ${c}`).join('\n') +
+          `\n  Even then, ${fmt(1000 / (3 * a.bestPeer), 2)} ms per run leaves room for about one small WAL transaction per run: reaching x3 would mean recording several runs' transitions per transaction.`,
       );
     }
     reading.push(
@@ -134,15 +256,15 @@ function readingAndBounds(report, sizes) {
     );
     const dls = bd('deployment ls');
     if (r.deploymentLs && r.deploymentLs.median >= 300) {
-      const share = dls ? (100 * dls.categories['table rendering (cli-table3)']) / dls.totalMs : NaN;
+      const share = dls ? (100 * dls.categories['table rendering']) / dls.totalMs : NaN;
       bounds.push(
-        `**\`deployment ls\`** (${fmt(r.deploymentLs.median, 0)} ms). ${dls ? `${fmt(share, 0)} % of its sampled time is in table rendering (cli-table3), ${fmt(dls.categories['store queries'], 0)} ms in the store. ` : ''}cli-table3's layout (\`fillInTable\` / \`conflictExists\` in its layout-manager) is quadratic in the number of rows. Change src/cli/output/table.ts \`renderTable\`: measure the columns in one pass and pad the strings (or page the output); the JSON path is unaffected. After that the command is bound by start-up as below.`,
+        `**\`deployment ls\`** (${fmt(r.deploymentLs.median, 0)} ms). ${dls ? `${fmt(share, 0)} % of its sampled time is table rendering (src/cli/output/table.ts \`renderTable\`), ${fmt(dls.categories['store queries'], 0)} ms the store query (\`listDeployments\`), ${fmt(dls.categories['module loading'], 0)} ms module loading. ` : ''}${dls && share > 50 ? 'Rendering must be linear in the rows (measure the columns in one pass, pad, join) or paged. ' : ''}${dls && dls.categories['store queries'] > 100 ? 'The store builds a full object per deployment (schedules parsed, times formatted) that the table does not show; a list query selecting only the columns shown would cut it. ' : ''}The rest is start-up, as for \`flow-run ls\` below.`,
       );
     }
     const frl = bd('flow-run ls');
     if (r.flowRunLs && r.flowRunLs.median >= 300) {
       bounds.push(
-        `**\`flow-run ls --limit 50\`** (${fmt(r.flowRunLs.median, 0)} ms). The query is not the problem${frl ? ` (${fmt(frl.categories['store queries'], 0)} ms in the store, ${fmt(frl.categories['opening the database (+ migrations check)'], 0)} ms opening the database)` : ''}: the process is bound by start-up${frl ? `: ${fmt(frl.categories['module loading'], 0)} ms of sampled time is module loading, ${fmt(frl.categories['table rendering (cli-table3)'], 0)} ms rendering 50 rows` : ''}, on top of Node's own ${fmt(node?.median, 0)} ms. src/cli/program.ts imports every command module (and with them ajv, yaml, luxon, rrule, cron-parser, the engine) before parsing argv; registering the commands with a lazy \`await import()\` in each action, and bundling dist into one file, would cut most of the module loading. The plan also sorts ties (\`USE TEMP B-TREE FOR LAST TERM OF ORDER BY\`): an index on flow_run (expected_start_time, id) matches \`ORDER BY expected_start_time DESC, id DESC\` exactly. \`--state\` filters walk the same index until 50 rows match (\`state_type = ? OR state_name = ?\` cannot use flow_run_due), which is slow for a rare state; an index on (state_type, expected_start_time) plus a separate branch for state names would fix it. Whether 300 ms is reachable depends on the machine's Node start-up, measured above.`,
+        `**\`flow-run ls --limit 50\`** (${fmt(r.flowRunLs.median, 0)} ms). The query is not the problem${frl ? ` (${fmt(frl.categories['store queries'], 0)} ms in the store, ${fmt(frl.categories['opening the database (+ migrations check)'], 0)} ms opening the database)` : ''}: the process is bound by start-up${frl ? `: ${fmt(frl.categories['module loading'], 0)} ms of sampled time is module loading, ${fmt(frl.categories['table rendering'], 0)} ms rendering 50 rows` : ''}, on top of Node's own ${fmt(node?.median, 0)} ms. src/cli/program.ts imports every command module (and with them ajv, yaml, luxon, rrule, cron-parser, the engine) before parsing argv; registering the commands with a lazy \`await import()\` in each action, and bundling dist into one file, would cut most of the module loading. The plan also sorts ties (\`USE TEMP B-TREE FOR LAST TERM OF ORDER BY\`): an index on flow_run (expected_start_time, id) matches \`ORDER BY expected_start_time DESC, id DESC\` exactly. \`--state\` filters walk the same index until 50 rows match (\`state_type = ? OR state_name = ?\` cannot use flow_run_due), which is slow for a rare state; an index on (state_type, expected_start_time) plus a separate branch for state names would fix it. Whether 300 ms is reachable depends on the machine's Node start-up, measured above.`,
       );
     }
   }

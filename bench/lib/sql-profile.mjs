@@ -128,10 +128,13 @@ export function captureSql(on) {
   if (on) captured.clear();
 }
 
+const WRAPPED = Symbol('flowdeck-bench-wrapped');
 const origPrepare = Database.prototype.prepare;
 Database.prototype.prepare = function patchedPrepare(sql, ...rest) {
   if (capturing) {
     const stmt = origPrepare.call(this, sql, ...rest);
+    if (stmt[WRAPPED]) return stmt; // a statement cache handed the same object back
+    stmt[WRAPPED] = true;
     const key = String(sql).replace(/\s+/g, ' ').trim();
     for (const m of ['run', 'get', 'all', 'iterate']) {
       const orig = stmt[m];
@@ -149,6 +152,8 @@ Database.prototype.prepare = function patchedPrepare(sql, ...rest) {
   const p = stat('prepare()');
   p.calls++;
   p.ms += performance.now() - t0;
+  if (stmt[WRAPPED]) return stmt;
+  stmt[WRAPPED] = true;
   for (const m of ['run', 'get', 'all', 'iterate']) {
     const orig = stmt[m];
     stmt[m] = function timedStatement(...args) {

@@ -47,10 +47,16 @@ export function outputFormat(raw: string | undefined): OutputFormat {
   throw new OperationError("Only 'json' output format is supported.");
 }
 
+const MAX_DURATION_MS = 100 * 365 * 86_400_000;
+
 /** "90", "90s", "5m", "1h30m", "2d" -> milliseconds. */
 export function parseDuration(raw: string): number {
   const text = raw.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const ms = Number(text) * 1000;
+    if (!(ms <= MAX_DURATION_MS)) throw new UsageError(`duration '${raw}' is too long: at most 100 years`);
+    return Math.round(ms);
+  }
   const re = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)/gy;
   let total = 0;
   let matched = 0;
@@ -62,6 +68,8 @@ export function parseDuration(raw: string): number {
   if (matched === 0 || matched !== text.length) {
     throw new UsageError(`invalid duration '${raw}': use seconds or units such as 30s, 5m, 1h30m, 2d`);
   }
+  // `99999999999999999999d` parses, but no date lies that far ahead (it crashed as "Invalid time value")
+  if (!(total <= MAX_DURATION_MS)) throw new UsageError(`duration '${raw}' is too long: at most 100 years`);
   return Math.round(total);
 }
 
@@ -89,5 +97,6 @@ export const checkedNumber = (what: string, opts: { whole: boolean }) => (raw: s
   if (text === '' || !Number.isFinite(n)) throw new OperationError(`Invalid arguments provided: ${what} must be a number, got '${raw}'.`);
   if (n < 0) throw new OperationError(`Invalid arguments provided: ${what} must be greater than or equal to 0, got ${n}.`);
   if (opts.whole && !Number.isInteger(n)) throw new OperationError(`Invalid arguments provided: ${what} must be a whole number, got ${n}.`);
+  if (opts.whole && !Number.isSafeInteger(n)) throw new OperationError(`Invalid arguments provided: ${what} is too large: '${raw}'.`);
   return n;
 };

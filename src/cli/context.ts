@@ -59,6 +59,8 @@ export function createContext(opts: ContextOptions, getHomeFlag: () => string | 
     exitCode: 0,
     home() {
       const flag = getHomeFlag();
+      // `--home ""` would silently make the current folder the state directory
+      if (flag !== undefined && flag.trim() === '') throw new UsageError('--home needs a directory; it cannot be empty');
       return path.resolve(opts.cwd, flag ?? defaultHome(opts.env));
     },
     async store() {

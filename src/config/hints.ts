@@ -77,8 +77,12 @@ function distance(a: string, b: string): number {
 export function closest(word: string, candidates: readonly string[], maxDistance = 2): string | null {
   let best: string | null = null;
   let bestD = maxDistance + 1;
+  const lower = word.toLowerCase();
   for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c.toLowerCase());
+    // the distance is at least the difference in length: skip without the O(n*m) table (a huge value
+    // compared with 600 time-zone names took seconds)
+    if (Math.abs(c.length - lower.length) > maxDistance) continue;
+    const d = distance(lower, c.toLowerCase());
     if (d < bestD) {
       best = c;
       bestD = d;

@@ -186,6 +186,23 @@ function diag(
   return { code, severity, path: '', line: pos?.line ?? 0, col: pos?.col ?? 0, message, file };
 }
 
+/** Offsets of keys that repeat an earlier scalar key of the same mapping (`<<` merge keys may repeat). */
+function duplicateKeyOffsets(doc: Document): number[] {
+  const offsets: number[] = [];
+  visit(doc, {
+    Map: (_key, map) => {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key = pair.key;
+        if (!isScalar(key) || typeof key.value === 'symbol' || Number.isNaN(key.value)) continue;
+        if (!seen.has(key.value)) seen.add(key.value);
+        else if (key.range) offsets.push(key.range[0]);
+      }
+    },
+  });
+  return offsets;
+}
+
 /** Parse YAML text; `file` is the display name used in diagnostics. */
 export function loadYamlText(text: string, file: string): LoadResult {
   const lineCounter = new LineCounter();
@@ -193,7 +210,9 @@ export function loadYamlText(text: string, file: string): LoadResult {
     lineCounter,
     merge: true,
     prettyErrors: false,
-    uniqueKeys: true,
+    // the library's own duplicate check compares every key with every other (40,000 keys: 20 s);
+    // duplicateKeyOffsets below finds the same duplicates in one pass
+    uniqueKeys: false,
     customTags: (tags) => [...PYYAML_BOOLS, ...tags],
   });
   const yaml = new LoadedYaml(file, text, doc, lineCounter);
@@ -205,22 +224,33 @@ export function loadYamlText(text: string, file: string): LoadResult {
         ? `${err.message} (indent with spaces)`
         : err.code === 'MULTIPLE_DOCS'
           ? 'the file holds more than one YAML document (---); prefect.yaml must be a single document'
-          : err.message;
+          : /Maximum call stack/i.test(err.message)
+            ? 'the document is nested too deeply to read (hundreds of levels of lists or mappings)'
+            : err.message;
     diagnostics.push(diag(file, code, message, yaml.position(err.pos[0])));
+  }
+  for (const offset of duplicateKeyOffsets(doc)) {
+    diagnostics.push(diag(file, 'yaml-duplicate-key', 'Map keys must be unique', yaml.position(offset)));
   }
   for (const warn of doc.warnings) {
     diagnostics.push(diag(file, 'yaml-warning', warn.message, yaml.position(warn.pos[0]), 'warning'));
   }
-  if (doc.errors.length > 0) return { diagnostics, yaml, data: undefined };
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, yaml, data: undefined };
 
   let firstAlias: Node | null = null;
   visit(doc, {
     Alias: (_key, node) => {
       firstAlias ??= node;
-      if (node.resolve(doc) === undefined) {
-        const pos = node.range ? yaml.position(node.range[0]) : null;
+      const target = node.resolve(doc);
+      const pos = node.range ? yaml.position(node.range[0]) : null;
+      if (target === undefined) {
         diagnostics.push(
           diag(file, 'yaml-unresolved-alias', `alias *${node.source} has no anchor &${node.source} before it`, pos),
+        );
+      } else if (node.range && target.range && node.range[0] >= target.range[0] && node.range[0] < target.range[2]) {
+        // `a: &a [*a]` makes a structure that contains itself: no plain data can hold it
+        diagnostics.push(
+          diag(file, 'yaml-recursive-alias', `alias *${node.source} is inside the node anchored &${node.source} it refers to (a structure that contains itself)`, pos),
         );
       }
     },

@@ -17,7 +17,7 @@ export interface SchedulerPassResult {
 }
 
 /** Inserting in chunks keeps each write transaction short, so other processes are not held up. */
-const BATCH_SCHEDULES = 500;
+const BATCH_RUNS = 2000;
 
 /**
  * The schedule part of the key is its content (spec and parameters), not its row id: a redeploy
@@ -44,6 +44,7 @@ export async function schedulerPass(store: Store, now: number, pool: string | nu
   const schedules = await store.schedulableSchedules(pool);
   const result: SchedulerPassResult = { schedules: schedules.length, examined: 0, created: 0, errors: [] };
   let batch: { scheduleId: string; until: number; runs: NewRun[] }[] = [];
+  let batchRuns = 0;
   for (const s of schedules) {
     // still covered: runs exist up to at least the minimum horizon
     if (s.scheduled_until !== null && s.scheduled_until >= now + SCHEDULER_DEFAULTS.minScheduledTimeMs) continue;
@@ -70,9 +71,11 @@ export async function schedulerPass(store: Store, now: number, pool: string | nu
     // nothing to schedule in the window (e.g. a rule that has ended): look again after the horizon
     const until = times.length > 0 ? coveredUntil(times) : now + SCHEDULER_DEFAULTS.minScheduledTimeMs;
     batch.push({ scheduleId: s.schedule_id, until, runs });
-    if (batch.length >= BATCH_SCHEDULES) {
+    batchRuns += runs.length + 1;
+    if (batchRuns >= BATCH_RUNS) {
       result.created += await store.insertScheduledRuns(batch, now);
       batch = [];
+      batchRuns = 0;
     }
   }
   if (batch.length > 0) result.created += await store.insertScheduledRuns(batch, now);

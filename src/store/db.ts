@@ -105,3 +105,25 @@ export function translateSqliteError(error: unknown, file: string): unknown {
   }
   return error;
 }
+
+const statementCache = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/** A prepared statement for this connection, compiled once and reused (preparing costs more than running). */
+export function sql(db: Db, text: string): Database.Statement {
+  let cache = statementCache.get(db);
+  if (!cache) {
+    cache = new Map();
+    statementCache.set(db, cache);
+  }
+  let stmt = cache.get(text);
+  if (!stmt) {
+    stmt = db.prepare(text);
+    cache.set(text, stmt);
+  }
+  return stmt;
+}
+
+/** Drops this connection's compiled statements (tests that observe which SQL runs). */
+export function forgetStatements(db: Db): void {
+  statementCache.delete(db);
+}

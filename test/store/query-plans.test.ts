@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import type { SqliteStore } from '../../src/store/store.js';
 import { openTempStore } from '../support/temp-home.js';
 import { deploy, dispatchReq, limited, manualRuns, spec, T0 } from '../support/store-fixtures.js';
+import { forgetStatements } from '../../src/store/db.js';
 
 /** Runs `fn` and returns every distinct SQL text it prepared on the store's connection. */
 async function capture(store: SqliteStore, fn: () => Promise<unknown>): Promise<string[]> {
   const db = store.db;
+  forgetStatements(db); // statements are cached per connection: compile them again so each is seen
   const seen = new Set<string>();
   const original = db.prepare;
   db.prepare = function (this: typeof db, sql: string) {

@@ -6,7 +6,10 @@
 import type { prng } from './fault-kit.js';
 
 type Rng = ReturnType<typeof prng>;
-export type Mutator = (text: string, rng: Rng) => string;
+/** `scale` shrinks the huge and deep cases (1 = full size: strings up to 1 MB, 50,000 items, 3,000 levels). */
+export type Mutator = (text: string, rng: Rng, scale: number) => string;
+
+const sized = (r: Rng, lo: number, hi: number, scale: number) => r.int(Math.max(2, Math.round(lo * scale)), Math.max(3, Math.round(hi * scale)));
 
 const KEY_LINE = /^(\s*(?:-\s+)?)([A-Za-z_$][\w$-]*):(\s*)(.*)$/;
 
@@ -45,19 +48,19 @@ export const MUTATORS: Record<string, Mutator> = {
     return t.slice(0, cut) + (r.chance(0.5) ? '"' : ':');
   },
   wrongType: (t, r) => setValue(t, r, r.pick(WRONG_TYPES)),
-  deepFlowNesting: (t, r) => {
-    const depth = r.int(50, 3000);
+  deepFlowNesting: (t, r, k) => {
+    const depth = sized(r, 50, 3000, k);
     return setValue(t, r, r.chance(0.5) ? `${'['.repeat(depth)}1${']'.repeat(depth)}` : `${'{a: '.repeat(depth)}1${'}'.repeat(depth)}`);
   },
-  deepBlockNesting: (t, r) => {
-    const depth = r.int(50, 1500);
+  deepBlockNesting: (t, r, k) => {
+    const depth = sized(r, 50, 1500, k);
     const block = Array.from({ length: depth }, (_, i) => `${' '.repeat(2 * (i + 1))}k${i}:`).join('\n');
     return setValue(t, r, `\n${block} 1`);
   },
-  hugeString: (t, r) => setValue(t, r, `"${'x'.repeat(r.int(10_000, 1_000_000))}"`),
+  hugeString: (t, r, k) => setValue(t, r, `"${'x'.repeat(sized(r, 10_000, 1_000_000, k))}"`),
   hugeNumber: (t, r) => setValue(t, r, r.pick(['9'.repeat(r.int(20, 5000)), `1e${r.int(300, 100000)}`, `0.${'0'.repeat(r.int(10, 5000))}1`, `-${'9'.repeat(400)}`])),
-  hugeList: (t, r) => setValue(t, r, `[${Array.from({ length: r.int(1000, 50_000) }, (_, i) => i).join(', ')}]`),
-  hugeKeyCount: (t, r) => setValue(t, r, `{${Array.from({ length: r.int(1000, 20_000) }, (_, i) => `k${i}: ${i}`).join(', ')}}`),
+  hugeList: (t, r, k) => setValue(t, r, `[${Array.from({ length: sized(r, 1000, 50_000, k) }, (_, i) => i).join(', ')}]`),
+  hugeKeyCount: (t, r, k) => setValue(t, r, `{${Array.from({ length: sized(r, 1000, 20_000, k) }, (_, i) => `k${i}: ${i}`).join(', ')}}`),
   oddUnicode: (t, r) => {
     let out = t;
     for (let n = r.int(1, 6); n > 0; n--) {
@@ -126,12 +129,12 @@ export const MUTATORS: Record<string, Mutator> = {
 export const MUTATOR_NAMES = Object.keys(MUTATORS);
 
 /** One hostile case: 1-3 mutations of `text`. */
-export function mutate(text: string, rng: Rng): { text: string; applied: string[] } {
+export function mutate(text: string, rng: Rng, scale = 1): { text: string; applied: string[] } {
   let out = text;
   const applied: string[] = [];
   for (let n = rng.chance(0.6) ? 1 : rng.int(2, 3); n > 0; n--) {
     const name = rng.pick(MUTATOR_NAMES);
-    out = MUTATORS[name]!(out, rng);
+    out = MUTATORS[name]!(out, rng, scale);
     applied.push(name);
   }
   return { text: out, applied };

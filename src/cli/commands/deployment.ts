@@ -123,7 +123,7 @@ export function registerDeploymentCommands(program: Command, ctx: CliContext): v
       const format = outputFormat(o.output);
       const params = parseParams(o.param, o.params);
       const now = ctx.clock.now();
-      const start = o.startIn ? now + parseDuration(o.startIn) : now;
+      const start = o.startIn !== undefined ? now + parseDuration(o.startIn) : now;
       const store = await ctx.store();
       const id = await store.createManualRun(name, params, start, now);
       const details = await store.getRun(id, now);

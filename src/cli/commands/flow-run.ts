@@ -1,22 +1,40 @@
 /** `flow-run ...`: list, inspect (state history and why it waits), cancel, logs. */
 import type { Command } from 'commander';
+import { UsageError } from '../../domain/errors.js';
 import type { FlowRun } from '../../domain/types.js';
 import type { RunDetails } from '../../store/store.js';
 import { outputFormat, positiveInt } from '../args.js';
 import type { CliContext } from '../context.js';
 import { safeText } from '../output/color.js';
-import { renderFields, renderJson, renderTable } from '../output/table.js';
+import { renderFields, renderJson, renderTable, type StyledCell } from '../output/table.js';
 
 const FINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED']);
+const STATE_TYPES = ['SCHEDULED', 'PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED', 'PAUSED', 'CANCELLING'];
+const STATE_NAMES = ['Scheduled', 'Late', 'AwaitingConcurrencySlot', 'Pending', 'Running', 'Completed', 'Failed', 'Cancelling', 'Cancelled', 'Crashed', 'Paused'];
 
-function stateColor(ctx: CliContext, run: FlowRun): string {
+/** `--state` as a known state type or name, any case (`late` -> `Late`); a typo is an error, not an empty list. */
+function stateFilter(raw: string): string {
+  const name = STATE_NAMES.find((n) => n.toLowerCase() === raw.trim().toLowerCase());
+  if (name) return name;
+  const type = STATE_TYPES.find((t) => t === raw.trim().toUpperCase());
+  if (type) return type;
+  throw new UsageError(`unknown state '${safeText(raw)}'; use a state type (${STATE_TYPES.join(', ')}) or name (${STATE_NAMES.join(', ')})`);
+}
+
+function stateCell(ctx: CliContext, run: FlowRun): StyledCell {
   const c = ctx.chalk;
   const name = run.state_name;
-  if (run.state_type === 'COMPLETED') return c.green(name);
-  if (run.state_type === 'FAILED' || run.state_type === 'CRASHED') return c.red(name);
-  if (run.state_type === 'RUNNING') return c.cyan(name);
-  if (name === 'Late' || name === 'AwaitingConcurrencySlot') return c.yellow(name);
-  return name;
+  const style =
+    run.state_type === 'COMPLETED'
+      ? c.green
+      : run.state_type === 'FAILED' || run.state_type === 'CRASHED'
+        ? c.red
+        : run.state_type === 'RUNNING'
+          ? c.cyan
+          : name === 'Late' || name === 'AwaitingConcurrencySlot'
+            ? c.yellow
+            : (s: string) => s;
+  return { text: name, style };
 }
 
 function detailsJson(d: RunDetails) {
@@ -42,14 +60,14 @@ export function registerFlowRunCommands(program: Command, ctx: CliContext): void
     .option('-o, --output <format>', 'json for machine-readable output')
     .action(async (o: { deployment?: string; state?: string; limit: number; output?: string }) => {
       const format = outputFormat(o.output);
-      const runs = await (await ctx.store()).listRuns({ limit: o.limit, ...(o.deployment ? { deployment: o.deployment } : {}), ...(o.state ? { state: o.state } : {}) });
+      const runs = await (await ctx.store()).listRuns({ limit: o.limit, ...(o.deployment ? { deployment: o.deployment } : {}), ...(o.state !== undefined ? { state: stateFilter(o.state) } : {}) });
       if (format === 'json') return ctx.stdout.write(renderJson(runs));
       if (runs.length === 0) return ctx.stdout.write('No flow runs found.\n');
       ctx.stdout.write(
         renderTable(
           ctx.chalk,
           ['ID', 'Name', 'Deployment', 'State', 'Scheduled', 'Started', 'Ended'],
-          runs.map((r) => [r.id, r.name, r.deployment_name, stateColor(ctx, r), r.expected_start_time, r.start_time ?? '', r.end_time ?? '']),
+          runs.map((r) => [r.id, r.name, r.deployment_name, stateCell(ctx, r), r.expected_start_time, r.start_time ?? '', r.end_time ?? '']),
           'Flow Runs',
         ),
       );

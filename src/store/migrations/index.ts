@@ -3,6 +3,7 @@
  * Never edit a released migration: add a new number (steps of 10).
  */
 import { MIGRATION_010 } from './010-initial.js';
+import { MIGRATION_020 } from './020-dispatch-order-indexes.js';
 
 export interface Migration {
   version: number;
@@ -10,6 +11,9 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 10, name: 'initial', sql: MIGRATION_010 }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 10, name: 'initial', sql: MIGRATION_010 },
+  { version: 20, name: 'dispatch-order-indexes', sql: MIGRATION_020 },
+];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

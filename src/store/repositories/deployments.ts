@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, UsageError } from '../../domain/errors.js';
 import type { DeploymentSpec } from '../../domain/types.js';
-import type { Db } from '../db.js';
+import { sql, type Db } from '../db.js';
 import { toDeployment, type DeploymentRow, type DeploymentWithDir, type ScheduleRow } from '../rows.js';
 import { DEFAULT_QUEUE, ensureQueue, insertPool, poolIdByName } from './work-pools.js';
 
@@ -19,8 +19,7 @@ export interface ApplyResult {
 
 /** Removes a deployment's future auto-scheduled runs that have not started (the scheduler regenerates them). */
 export function deleteFutureAutoRuns(db: Db, deploymentId: string, now: number): number {
-  return db
-    .prepare(
+  return sql(db, 
       `DELETE FROM flow_run WHERE deployment_id = ? AND state_type = 'SCHEDULED' AND state_name <> 'AwaitingConcurrencySlot'
        AND auto_scheduled = 1 AND start_time IS NULL AND expected_start_time > ?`,
     )
@@ -38,7 +37,7 @@ export function applyDeployments(db: Db, inputs: DeploymentInput[], now: number)
     if (d.work_queue_name && d.work_queue_name !== DEFAULT_QUEUE && ensureQueue(db, d.work_pool_name, d.work_queue_name, now)) {
       result.queues_created.push({ pool: d.work_pool_name, queue: d.work_queue_name });
     }
-    const existing = db.prepare('SELECT id FROM deployment WHERE flow_name = ? AND name = ?').get(d.flow_name, d.name) as
+    const existing = sql(db, 'SELECT id FROM deployment WHERE flow_name = ? AND name = ?').get(d.flow_name, d.name) as
       | { id: string }
       | undefined;
     const values = [
@@ -59,22 +58,22 @@ export function applyDeployments(db: Db, inputs: DeploymentInput[], now: number)
     let id: string;
     if (existing) {
       id = existing.id;
-      db.prepare(
+      sql(db, 
         `UPDATE deployment SET entrypoint = ?, project_dir = ?, description = ?, version = ?, tags_json = ?, parameters_json = ?,
            work_pool_name = ?, work_queue_name = ?, job_variables_json = ?, concurrency_limit = ?, concurrency_options_json = ?,
            paused = ?, enforce_parameter_schema = ?, updated_at = ? WHERE id = ?`,
       ).run(...values, now, id);
-      db.prepare('DELETE FROM deployment_schedule WHERE deployment_id = ?').run(id);
+      sql(db, 'DELETE FROM deployment_schedule WHERE deployment_id = ?').run(id);
       deleteFutureAutoRuns(db, id, now);
     } else {
       id = randomUUID();
-      db.prepare(
+      sql(db, 
         `INSERT INTO deployment (id, flow_name, name, entrypoint, project_dir, description, version, tags_json, parameters_json,
            work_pool_name, work_queue_name, job_variables_json, concurrency_limit, concurrency_options_json, paused,
            enforce_parameter_schema, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(id, d.flow_name, d.name, ...values, now, now);
     }
-    const insertSchedule = db.prepare(
+    const insertSchedule = sql(db, 
       'INSERT INTO deployment_schedule (id, deployment_id, position, schedule_json, active, parameters_json, slug, scheduled_until) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)',
     );
     d.schedules.forEach((s, i) => {
@@ -99,14 +98,14 @@ export function splitFullName(fullName: string): { flow: string; name: string } 
 
 function schedulesOf(db: Db, ids: string[]): Map<string, ScheduleRow[]> {
   const map = new Map<string, ScheduleRow[]>();
-  const stmt = db.prepare('SELECT * FROM deployment_schedule WHERE deployment_id = ? ORDER BY position');
+  const stmt = sql(db, 'SELECT * FROM deployment_schedule WHERE deployment_id = ? ORDER BY position');
   for (const id of ids) map.set(id, stmt.all(id) as ScheduleRow[]);
   return map;
 }
 
 export function listDeployments(db: Db): DeploymentWithDir[] {
-  const rows = db.prepare('SELECT * FROM deployment ORDER BY flow_name, name').all() as DeploymentRow[];
-  const all = db.prepare('SELECT * FROM deployment_schedule ORDER BY deployment_id, position').all() as ScheduleRow[];
+  const rows = sql(db, 'SELECT * FROM deployment ORDER BY flow_name, name').all() as DeploymentRow[];
+  const all = sql(db, 'SELECT * FROM deployment_schedule ORDER BY deployment_id, position').all() as ScheduleRow[];
   const byDeployment = new Map<string, ScheduleRow[]>();
   for (const s of all) {
     const list = byDeployment.get(s.deployment_id) ?? [];
@@ -118,7 +117,7 @@ export function listDeployments(db: Db): DeploymentWithDir[] {
 
 export function findDeploymentRow(db: Db, fullName: string): DeploymentRow {
   const { flow, name } = splitFullName(fullName);
-  const row = db.prepare('SELECT * FROM deployment WHERE flow_name = ? AND name = ?').get(flow, name) as DeploymentRow | undefined;
+  const row = sql(db, 'SELECT * FROM deployment WHERE flow_name = ? AND name = ?').get(flow, name) as DeploymentRow | undefined;
   if (!row) throw new NotFoundError(`Deployment '${fullName}' not found!`, { hint: 'list deployments with: flowdeck deployment ls' });
   return row;
 }
@@ -129,26 +128,25 @@ export function getDeployment(db: Db, fullName: string): DeploymentWithDir {
 }
 
 export function getDeploymentById(db: Db, id: string): DeploymentWithDir | undefined {
-  const row = db.prepare('SELECT * FROM deployment WHERE id = ?').get(id) as DeploymentRow | undefined;
+  const row = sql(db, 'SELECT * FROM deployment WHERE id = ?').get(id) as DeploymentRow | undefined;
   return row ? toDeployment(row, schedulesOf(db, [row.id]).get(row.id) ?? []) : undefined;
 }
 
 export function deleteDeployment(db: Db, fullName: string): void {
   const row = findDeploymentRow(db, fullName);
-  const active = db
-    .prepare("SELECT COUNT(*) AS n FROM flow_run WHERE deployment_id = ? AND state_type IN ('PENDING', 'RUNNING', 'CANCELLING')")
+  const active = sql(db, "SELECT COUNT(*) AS n FROM flow_run WHERE deployment_id = ? AND state_type IN ('PENDING', 'RUNNING', 'CANCELLING')")
     .get(row.id) as { n: number };
   if (active.n > 0) {
     throw new ConflictError(`Deployment '${fullName}' has ${active.n} active flow run(s).`, { hint: 'cancel them (flowdeck flow-run cancel ID) or wait for them to finish' });
   }
-  db.prepare('DELETE FROM deployment WHERE id = ?').run(row.id);
+  sql(db, 'DELETE FROM deployment WHERE id = ?').run(row.id);
 }
 
 export function setDeploymentPaused(db: Db, fullName: string, paused: boolean, now: number): boolean {
   const row = findDeploymentRow(db, fullName);
   if ((row.paused === 1) === paused) return false;
-  db.prepare('UPDATE deployment SET paused = ?, updated_at = ? WHERE id = ?').run(paused ? 1 : 0, now, row.id);
+  sql(db, 'UPDATE deployment SET paused = ?, updated_at = ? WHERE id = ?').run(paused ? 1 : 0, now, row.id);
   if (paused) deleteFutureAutoRuns(db, row.id, now);
-  else db.prepare('UPDATE deployment_schedule SET scheduled_until = NULL WHERE deployment_id = ?').run(row.id);
+  else sql(db, 'UPDATE deployment_schedule SET scheduled_until = NULL WHERE deployment_id = ?').run(row.id);
   return true;
 }

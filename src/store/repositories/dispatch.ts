@@ -2,8 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import { planDispatch, type Candidate, type LevelUsage } from '../../domain/dispatch-plan.js';
 import type { CollisionStrategy, ConcurrencyOptions, StateName } from '../../domain/types.js';
-import type { Db } from '../db.js';
+import { sql, type Db } from '../db.js';
 import { reapExpired, type ReapResult } from './leases.js';
+import { slotUsage } from './slot-usage.js';
 import { transition } from './run-states.js';
 
 export interface DispatchRequest {
@@ -23,16 +24,6 @@ export interface DispatchResult {
 
 const MAX_CANDIDATES = 5000;
 
-function usage(db: Db, kind: 'deployment' | 'queue' | 'pool', id: string): { inUse: number; holders: string[] } {
-  const rows = db
-    .prepare(
-      `SELECT l.flow_run_id, l.holder, s.slots FROM lease_slot s JOIN lease l ON l.id = s.lease_id
-       WHERE s.resource_kind = ? AND s.resource_id = ? ORDER BY l.acquired_at`,
-    )
-    .all(kind, id) as { flow_run_id: string | null; holder: string; slots: number }[];
-  return { inUse: rows.reduce((n, r) => n + r.slots, 0), holders: rows.map((r) => r.flow_run_id ?? r.holder) };
-}
-
 interface CandidateRow {
   id: string;
   state_name: StateName;
@@ -47,13 +38,12 @@ interface CandidateRow {
 export function dispatchDueRuns(db: Db, req: DispatchRequest, now: number): DispatchResult {
   const reaped = reapExpired(db, now);
   const result: DispatchResult = { claimed: [], cancelled: [], awaiting: [], reaped };
-  const poolRow = db.prepare('SELECT id, name, concurrency_limit, is_paused FROM work_pool WHERE name = ?').get(req.pool) as
+  const poolRow = sql(db, 'SELECT id, name, concurrency_limit, is_paused FROM work_pool WHERE name = ?').get(req.pool) as
     | { id: string; name: string; concurrency_limit: number | null; is_paused: number }
     | undefined;
   if (!poolRow) return result;
   // FIFO: scheduled time, then creation; rowid (insertion order) breaks ties within one millisecond
-  const rows = db
-    .prepare(
+  const rows = sql(db, 
       `SELECT r.id, r.state_name, r.deployment_id, r.work_queue_name, d.concurrency_limit, d.concurrency_options_json,
          d.flow_name || '/' || d.name AS full_name
        FROM flow_run r JOIN deployment d ON d.id = r.deployment_id
@@ -63,21 +53,20 @@ export function dispatchDueRuns(db: Db, req: DispatchRequest, now: number): Disp
     .all(req.pool, now) as CandidateRow[];
   if (rows.length === 0) return result;
 
-  const queueRows = db
-    .prepare('SELECT id, name, priority, concurrency_limit, is_paused FROM work_queue WHERE pool_id = ?')
+  const queueRows = sql(db, 'SELECT id, name, priority, concurrency_limit, is_paused FROM work_queue WHERE pool_id = ?')
     .all(poolRow.id) as { id: string; name: string; priority: number; concurrency_limit: number | null; is_paused: number }[];
   const queues = new Map<string, LevelUsage & { priority: number }>();
   for (const q of queueRows) {
-    queues.set(q.name, { id: q.id, name: q.name, limit: q.concurrency_limit, paused: q.is_paused === 1, priority: q.priority, ...usage(db, 'queue', q.id) });
+    queues.set(q.name, { id: q.id, name: q.name, limit: q.concurrency_limit, paused: q.is_paused === 1, priority: q.priority, ...slotUsage(db, 'queue', q.id) });
   }
-  const pool: LevelUsage = { id: poolRow.id, name: poolRow.name, limit: poolRow.concurrency_limit, paused: poolRow.is_paused === 1, ...usage(db, 'pool', poolRow.id) };
+  const pool: LevelUsage = { id: poolRow.id, name: poolRow.name, limit: poolRow.concurrency_limit, paused: poolRow.is_paused === 1, ...slotUsage(db, 'pool', poolRow.id) };
   const deploymentUsage = new Map<string, LevelUsage>();
   const candidates: (Candidate & { priority: number; order: number })[] = rows.map((r, order) => {
     let dep: LevelUsage | null = null;
     if (r.concurrency_limit !== null) {
       dep = deploymentUsage.get(r.deployment_id) ?? null;
       if (!dep) {
-        dep = { id: r.deployment_id, name: r.full_name, limit: r.concurrency_limit, ...usage(db, 'deployment', r.deployment_id) };
+        dep = { id: r.deployment_id, name: r.full_name, limit: r.concurrency_limit, ...slotUsage(db, 'deployment', r.deployment_id) };
         deploymentUsage.set(r.deployment_id, dep);
       }
     }
@@ -96,12 +85,12 @@ export function dispatchDueRuns(db: Db, req: DispatchRequest, now: number): Disp
     ...(req.queues && req.queues.length > 0 ? { servedQueues: new Set(req.queues) } : {}),
   });
   const byId = new Map(candidates.map((c) => [c.runId, c]));
-  const setWaiting = db.prepare('UPDATE flow_run SET waiting_on_json = ? WHERE id = ? AND (waiting_on_json IS NOT ? )');
+  const setWaiting = sql(db, 'UPDATE flow_run SET waiting_on_json = ? WHERE id = ? AND (waiting_on_json IS NOT ? )');
   for (const d of decisions) {
     if (d.kind === 'claim') {
       if (!transition(db, d.runId, ['SCHEDULED'], { type: 'PENDING', name: 'Pending' }, now)) continue;
       const leaseId = randomUUID();
-      db.prepare('INSERT INTO lease (id, holder, flow_run_id, worker_id, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+      sql(db, 'INSERT INTO lease (id, holder, flow_run_id, worker_id, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(
         leaseId,
         `worker:${req.workerId}`,
         d.runId,
@@ -109,18 +98,19 @@ export function dispatchDueRuns(db: Db, req: DispatchRequest, now: number): Disp
         now,
         now + req.leaseMs,
       );
-      const slot = db.prepare('INSERT INTO lease_slot (lease_id, resource_kind, resource_id, slots) VALUES (?, ?, ?, 1)');
+      const slot = sql(db, 'INSERT INTO lease_slot (lease_id, resource_kind, resource_id, slots) VALUES (?, ?, ?, 1)');
       slot.run(leaseId, 'pool', pool.id);
       slot.run(leaseId, 'queue', d.queueId);
       if (byId.get(d.runId)?.deployment) slot.run(leaseId, 'deployment', d.deploymentId);
-      db.prepare('UPDATE flow_run SET worker_id = ? WHERE id = ?').run(req.workerId, d.runId);
+      sql(db, 'UPDATE flow_run SET worker_id = ? WHERE id = ?').run(req.workerId, d.runId);
       result.claimed.push(d.runId);
     } else if (d.kind === 'cancel') {
       if (transition(db, d.runId, ['SCHEDULED'], { type: 'CANCELLED', name: 'Cancelled', message: d.message }, now)) {
         result.cancelled.push(d.runId);
       }
     } else {
-      const json = JSON.stringify(d.waitingOn);
+      // only the kinds of the blocking levels: stable while the run waits, so rarely rewritten
+      const json = JSON.stringify(d.waitingOn.map((w) => w.kind));
       if (d.kind === 'await' && byId.get(d.runId)?.stateName !== 'AwaitingConcurrencySlot') {
         const dep = d.waitingOn[0]!;
         transition(db, d.runId, ['SCHEDULED'], {

@@ -3,11 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../../domain/errors.js';
 import type { FlowRun, ScheduleSpec, StateHistoryEntry, StateName, StateType, WaitingOn } from '../../domain/types.js';
 import { isoTime } from '../../time/clock.js';
-import type { Db } from '../db.js';
+import { sql, type Db } from '../db.js';
 import { toFlowRun, type FlowRunRow } from '../rows.js';
 import { findDeploymentRow } from './deployments.js';
 import { runGclWaits } from './gcl.js';
 import { finishRun, transition } from './run-states.js';
+import { describeBlockers, type LevelKind } from './slot-usage.js';
 
 const RUN_SELECT = `SELECT r.*, d.flow_name AS flow_name, d.name AS deployment_short_name FROM flow_run r JOIN deployment d ON d.id = r.deployment_id`;
 
@@ -28,8 +29,7 @@ export interface SchedulableRow {
 
 /** Active schedules of deployments that are not paused (optionally of one pool). */
 export function schedulableSchedules(db: Db, pool: string | null): SchedulableRow[] {
-  const rows = db
-    .prepare(
+  const rows = sql(db, 
       `SELECT s.id AS schedule_id, s.deployment_id, s.schedule_json, s.parameters_json, s.scheduled_until,
          d.parameters_json AS dep_params, d.tags_json, d.work_pool_name, d.work_queue_name, d.created_at
        FROM deployment_schedule s JOIN deployment d ON d.id = s.deployment_id
@@ -85,12 +85,12 @@ function runName(): string {
 
 /** Inserts runs; a run whose idempotency key exists already is skipped. Returns the ids created. */
 export function insertRuns(db: Db, runs: NewRun[], now: number): string[] {
-  const insert = db.prepare(
+  const insert = sql(db, 
     `INSERT INTO flow_run (id, name, deployment_id, schedule_id, idempotency_key, work_pool_name, work_queue_name, state_type, state_name,
        state_message, expected_start_time, parameters_json, tags_json, auto_scheduled, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, 'SCHEDULED', 'Scheduled', NULL, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
   );
-  const history = db.prepare(`INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp) VALUES (?, 'SCHEDULED', 'Scheduled', ?, ?)`);
+  const history = sql(db, `INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp) VALUES (?, 'SCHEDULED', 'Scheduled', ?, ?)`);
   const created: string[] = [];
   for (const r of runs) {
     const id = randomUUID();
@@ -104,7 +104,7 @@ export function insertRuns(db: Db, runs: NewRun[], now: number): string[] {
 }
 
 export function setScheduledUntil(db: Db, scheduleId: string, until: number): void {
-  db.prepare('UPDATE deployment_schedule SET scheduled_until = ? WHERE id = ?').run(until, scheduleId);
+  sql(db, 'UPDATE deployment_schedule SET scheduled_until = ? WHERE id = ?').run(until, scheduleId);
 }
 
 export function createManualRun(db: Db, fullName: string, parameters: Record<string, unknown>, expectedStart: number, now: number): string {
@@ -120,16 +120,14 @@ export function createManualRun(db: Db, fullName: string, parameters: Record<str
 
 /** Scheduled runs more than 15 s past their time become Late (AwaitingConcurrencySlot runs do not). */
 export function markLateRuns(db: Db, now: number): string[] {
-  const rows = db
-    .prepare(`SELECT id FROM flow_run WHERE state_type = 'SCHEDULED' AND state_name = 'Scheduled' AND expected_start_time < ?`)
+  const rows = sql(db, `SELECT id FROM flow_run WHERE state_type = 'SCHEDULED' AND state_name = 'Scheduled' AND expected_start_time < ?`)
     .all(now - LATE_AFTER_MS) as { id: string }[];
   const late: string[] = [];
   for (const r of rows) {
-    const ok = db
-      .prepare(`UPDATE flow_run SET state_name = 'Late', updated_at = ? WHERE id = ? AND state_type = 'SCHEDULED' AND state_name = 'Scheduled'`)
+    const ok = sql(db, `UPDATE flow_run SET state_name = 'Late', updated_at = ? WHERE id = ? AND state_type = 'SCHEDULED' AND state_name = 'Scheduled'`)
       .run(now, r.id).changes;
     if (ok) {
-      db.prepare(`INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp) VALUES (?, 'SCHEDULED', 'Late', ?, ?)`).run(r.id, 'More than 15 s past its scheduled time', now);
+      sql(db, `INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp) VALUES (?, 'SCHEDULED', 'Late', ?, ?)`).run(r.id, 'More than 15 s past its scheduled time', now);
       late.push(r.id);
     }
   }
@@ -153,14 +151,14 @@ export function listRuns(db: Db, f: RunFilter): FlowRun[] {
     where.push('(r.state_type = ? OR r.state_name = ? COLLATE NOCASE)');
     args.push(f.state.toUpperCase(), f.state);
   }
-  const sql = `${RUN_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.expected_start_time DESC, r.id DESC LIMIT ?`;
-  return (db.prepare(sql).all(...args, f.limit) as FlowRunRow[]).map(toFlowRun);
+  const text = `${RUN_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.expected_start_time DESC, r.id DESC LIMIT ?`;
+  return (sql(db, text).all(...args, f.limit) as FlowRunRow[]).map(toFlowRun);
 }
 
 export function findRunRow(db: Db, id: string): FlowRunRow {
-  let row = db.prepare(`${RUN_SELECT} WHERE r.id = ?`).get(id) as FlowRunRow | undefined;
+  let row = sql(db, `${RUN_SELECT} WHERE r.id = ?`).get(id) as FlowRunRow | undefined;
   if (!row && id.length >= 4 && /^[0-9a-f-]+$/i.test(id)) {
-    const matches = db.prepare(`${RUN_SELECT} WHERE r.id >= ? AND r.id < ? LIMIT 2`).all(id, `${id}\uffff`) as FlowRunRow[];
+    const matches = sql(db, `${RUN_SELECT} WHERE r.id >= ? AND r.id < ? LIMIT 2`).all(id, `${id}\uffff`) as FlowRunRow[];
     if (matches.length === 1) row = matches[0];
   }
   if (!row) throw new NotFoundError(`Flow run '${id}' not found!`);
@@ -175,14 +173,16 @@ export interface RunDetails {
 
 export function getRunDetails(db: Db, id: string, now: number): RunDetails {
   const row = findRunRow(db, id);
-  const history = (db.prepare('SELECT type, name, message, timestamp FROM flow_run_state WHERE flow_run_id = ? ORDER BY id').all(row.id) as {
+  const history = (sql(db, 'SELECT type, name, message, timestamp FROM flow_run_state WHERE flow_run_id = ? ORDER BY id').all(row.id) as {
     type: StateType;
     name: StateName;
     message: string | null;
     timestamp: number;
   }[]).map((h) => ({ type: h.type, name: h.name, timestamp: isoTime(h.timestamp), message: h.message }));
   const details: RunDetails = { run: toFlowRun(row), state_history: history };
-  if (row.state_type === 'SCHEDULED' && row.waiting_on_json) details.waiting_on = JSON.parse(row.waiting_on_json) as WaitingOn[];
+  if (row.state_type === 'SCHEDULED' && row.waiting_on_json) {
+    details.waiting_on = describeBlockers(db, row, JSON.parse(row.waiting_on_json) as LevelKind[]);
+  }
   if (row.state_type === 'RUNNING') {
     const gcl = runGclWaits(db, row.id, now);
     if (gcl.length > 0) details.waiting_on = gcl;
@@ -191,7 +191,7 @@ export function getRunDetails(db: Db, id: string, now: number): RunDetails {
 }
 
 export function runsWithWorker(db: Db, workerId: string, stateType: StateType): string[] {
-  return (db.prepare('SELECT id FROM flow_run WHERE worker_id = ? AND state_type = ?').all(workerId, stateType) as { id: string }[]).map((r) => r.id);
+  return (sql(db, 'SELECT id FROM flow_run WHERE worker_id = ? AND state_type = ?').all(workerId, stateType) as { id: string }[]).map((r) => r.id);
 }
 
 /** Not started: Cancelled at once. Pending/Running: Cancelling; the worker stops the process. */
@@ -201,7 +201,7 @@ export function requestCancel(db: Db, id: string, now: number): { runId: string;
     return { runId: row.id, outcome: 'cancelled' };
   }
   if (transition(db, row.id, ['PENDING', 'RUNNING'], { type: 'CANCELLING', name: 'Cancelling', message: 'Cancel requested by user.' }, now)) {
-    db.prepare('UPDATE flow_run SET cancel_requested = 1 WHERE id = ?').run(row.id);
+    sql(db, 'UPDATE flow_run SET cancel_requested = 1 WHERE id = ?').run(row.id);
     return { runId: row.id, outcome: 'cancelling' };
   }
   return { runId: row.id, outcome: row.state_type === 'CANCELLING' ? 'cancelling' : 'already-final' };
@@ -209,7 +209,7 @@ export function requestCancel(db: Db, id: string, now: number): { runId: string;
 
 export function startRun(db: Db, id: string, pid: number, now: number): boolean {
   const ok = transition(db, id, ['PENDING'], { type: 'RUNNING', name: 'Running' }, now);
-  if (ok) db.prepare('UPDATE flow_run SET pid = ? WHERE id = ?').run(pid, id);
+  if (ok) sql(db, 'UPDATE flow_run SET pid = ? WHERE id = ?').run(pid, id);
   return ok;
 }
 
@@ -222,16 +222,15 @@ export interface LogLine {
 }
 
 export function appendLogs(db: Db, runId: string, lines: LogLine[]): void {
-  const stmt = db.prepare('INSERT INTO flow_run_log (flow_run_id, timestamp, stream, line) VALUES (?, ?, ?, ?)');
+  const stmt = sql(db, 'INSERT INTO flow_run_log (flow_run_id, timestamp, stream, line) VALUES (?, ?, ?, ?)');
   for (const l of lines) stmt.run(runId, l.timestamp, l.stream, l.line);
 }
 
 export function readLogs(db: Db, runId: string, afterId: number, limit: number): (LogLine & { id: number })[] {
-  return db
-    .prepare('SELECT id, timestamp, stream, line FROM flow_run_log WHERE flow_run_id = ? AND id > ? ORDER BY id LIMIT ?')
+  return sql(db, 'SELECT id, timestamp, stream, line FROM flow_run_log WHERE flow_run_id = ? AND id > ? ORDER BY id LIMIT ?')
     .all(runId, afterId, limit) as (LogLine & { id: number })[];
 }
 
 export function runState(db: Db, id: string): { state_type: StateType; cancel_requested: number } | undefined {
-  return db.prepare('SELECT state_type, cancel_requested FROM flow_run WHERE id = ?').get(id) as { state_type: StateType; cancel_requested: number } | undefined;
+  return sql(db, 'SELECT state_type, cancel_requested FROM flow_run WHERE id = ?').get(id) as { state_type: StateType; cancel_requested: number } | undefined;
 }

@@ -3,15 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, SlotAcquisitionError } from '../../domain/errors.js';
 import type { GlobalConcurrencyLimit, LimitHolder, WaitingOn } from '../../domain/types.js';
 import { isoTime } from '../../time/clock.js';
-import type { Db } from '../db.js';
+import { sql, type Db } from '../db.js';
 import { decayedOccupancy, toGcl, type GclRow } from '../rows.js';
 
 const EPSILON = 1e-9;
 
 /** Slots held by live leases (an expired lease holds nothing, even before it is reaped). */
 export function gclLeasedSlots(db: Db, gclId: string, now: number): number {
-  const row = db
-    .prepare(
+  const row = sql(db, 
       `SELECT COALESCE(SUM(s.slots), 0) AS n FROM lease_slot s JOIN lease l ON l.id = s.lease_id
        WHERE s.resource_kind = 'gcl' AND s.resource_id = ? AND l.expires_at > ?`,
     )
@@ -20,7 +19,7 @@ export function gclLeasedSlots(db: Db, gclId: string, now: number): number {
 }
 
 function findRow(db: Db, name: string): GclRow | undefined {
-  return db.prepare('SELECT * FROM global_concurrency_limit WHERE name = ?').get(name) as GclRow | undefined;
+  return sql(db, 'SELECT * FROM global_concurrency_limit WHERE name = ?').get(name) as GclRow | undefined;
 }
 
 function requireRow(db: Db, name: string): GclRow {
@@ -38,7 +37,7 @@ export function createGcl(
     throw new ConflictError(`Global concurrency limit '${g.name}' already exists. Please try creating with a different name.`);
   }
   const id = randomUUID();
-  db.prepare(
+  sql(db, 
     `INSERT INTO global_concurrency_limit (id, name, limit_value, active, occupancy, occupancy_at, slot_decay_per_second, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(id, g.name, g.limit, g.active ? 1 : 0, g.activeSlots, now, g.slotDecayPerSecond, now, now);
@@ -46,7 +45,7 @@ export function createGcl(
 }
 
 export function listGcl(db: Db, now: number): GlobalConcurrencyLimit[] {
-  const rows = db.prepare('SELECT * FROM global_concurrency_limit ORDER BY name').all() as GclRow[];
+  const rows = sql(db, 'SELECT * FROM global_concurrency_limit ORDER BY name').all() as GclRow[];
   return rows.map((r) => toGcl(r, gclLeasedSlots(db, r.id, now), now));
 }
 
@@ -57,8 +56,7 @@ export function getGcl(db: Db, name: string, now: number): GlobalConcurrencyLimi
 
 export function gclHolders(db: Db, name: string, now: number): LimitHolder[] {
   const row = requireRow(db, name);
-  const rows = db
-    .prepare(
+  const rows = sql(db, 
       `SELECT l.id, l.holder, s.slots, l.acquired_at, l.expires_at FROM lease_slot s JOIN lease l ON l.id = s.lease_id
        WHERE s.resource_kind = 'gcl' AND s.resource_id = ? AND l.expires_at > ? ORDER BY l.acquired_at`,
     )
@@ -75,22 +73,22 @@ export interface GclPatch {
 
 export function updateGcl(db: Db, name: string, patch: GclPatch, now: number): GlobalConcurrencyLimit {
   const row = requireRow(db, name);
-  if (patch.limit !== undefined) db.prepare('UPDATE global_concurrency_limit SET limit_value = ? WHERE id = ?').run(patch.limit, row.id);
-  if (patch.active !== undefined) db.prepare('UPDATE global_concurrency_limit SET active = ? WHERE id = ?').run(patch.active ? 1 : 0, row.id);
+  if (patch.limit !== undefined) sql(db, 'UPDATE global_concurrency_limit SET limit_value = ? WHERE id = ?').run(patch.limit, row.id);
+  if (patch.active !== undefined) sql(db, 'UPDATE global_concurrency_limit SET active = ? WHERE id = ?').run(patch.active ? 1 : 0, row.id);
   if (patch.slotDecayPerSecond !== undefined || patch.activeSlots !== undefined) {
     // settle decay up to now before changing the rate or the level, so no decay is lost or invented
     const level = patch.activeSlots ?? decayedOccupancy(row, now);
     const decay = patch.slotDecayPerSecond ?? row.slot_decay_per_second;
-    db.prepare('UPDATE global_concurrency_limit SET occupancy = ?, occupancy_at = ?, slot_decay_per_second = ? WHERE id = ?').run(level, now, decay, row.id);
+    sql(db, 'UPDATE global_concurrency_limit SET occupancy = ?, occupancy_at = ?, slot_decay_per_second = ? WHERE id = ?').run(level, now, decay, row.id);
   }
-  db.prepare('UPDATE global_concurrency_limit SET updated_at = ? WHERE id = ?').run(now, row.id);
+  sql(db, 'UPDATE global_concurrency_limit SET updated_at = ? WHERE id = ?').run(now, row.id);
   return getGcl(db, name, now);
 }
 
 export function deleteGcl(db: Db, name: string): void {
   const row = requireRow(db, name);
-  db.prepare("DELETE FROM lease_slot WHERE resource_kind = 'gcl' AND resource_id = ?").run(row.id);
-  db.prepare('DELETE FROM global_concurrency_limit WHERE id = ?').run(row.id);
+  sql(db, "DELETE FROM lease_slot WHERE resource_kind = 'gcl' AND resource_id = ?").run(row.id);
+  sql(db, 'DELETE FROM global_concurrency_limit WHERE id = ?').run(row.id);
 }
 
 export interface GclAcquireRequest {
@@ -118,7 +116,7 @@ export function pyList(names: string[]): string {
 /** One attempt: take `occupy` slots on every named active limit, or nothing. Call inside an IMMEDIATE transaction. */
 export function tryAcquireGcl(db: Db, req: GclAcquireRequest, now: number): GclAcquireResult {
   const warnings: string[] = [];
-  if (req.flowRunId && !db.prepare('SELECT 1 FROM flow_run WHERE id = ?').get(req.flowRunId)) req = { ...req, flowRunId: null };
+  if (req.flowRunId && !sql(db, 'SELECT 1 FROM flow_run WHERE id = ?').get(req.flowRunId)) req = { ...req, flowRunId: null };
   const rows = req.names.map((n) => ({ name: n, row: findRow(db, n) }));
   const missing = rows.filter((r) => !r.row).map((r) => r.name);
   if (missing.length > 0) {
@@ -144,27 +142,27 @@ export function tryAcquireGcl(db: Db, req: GclAcquireRequest, now: number): GclA
     );
   }
   if (active.length === 0) {
-    db.prepare('DELETE FROM gcl_waiter WHERE id = ?').run(req.waiterId);
+    sql(db, 'DELETE FROM gcl_waiter WHERE id = ?').run(req.waiterId);
     return { status: 'acquired', leaseId: null, warnings };
   }
   const usage = active.map((r) => ({ row: r, inUse: inUse(db, r, now) }));
   const fits = usage.every((u) => u.inUse + req.occupy <= u.row.limit_value + EPSILON);
   if (fits && fitsBehindOlderWaiters(db, req, usage, now)) {
-    db.prepare('DELETE FROM gcl_waiter WHERE id = ?').run(req.waiterId);
+    sql(db, 'DELETE FROM gcl_waiter WHERE id = ?').run(req.waiterId);
     if (req.mode === 'rate_limit') {
-      const bump = db.prepare('UPDATE global_concurrency_limit SET occupancy = ?, occupancy_at = ? WHERE id = ?');
+      const bump = sql(db, 'UPDATE global_concurrency_limit SET occupancy = ?, occupancy_at = ? WHERE id = ?');
       for (const u of usage) bump.run(decayedOccupancy(u.row, now) + req.occupy, now, u.row.id);
       return { status: 'acquired', leaseId: null, warnings };
     }
     const leaseId = randomUUID();
-    db.prepare('INSERT INTO lease (id, holder, flow_run_id, worker_id, acquired_at, expires_at) VALUES (?, ?, ?, NULL, ?, ?)').run(
+    sql(db, 'INSERT INTO lease (id, holder, flow_run_id, worker_id, acquired_at, expires_at) VALUES (?, ?, ?, NULL, ?, ?)').run(
       leaseId,
       req.holder,
       req.flowRunId,
       now,
       now + req.leaseMs,
     );
-    const slot = db.prepare("INSERT INTO lease_slot (lease_id, resource_kind, resource_id, slots) VALUES (?, 'gcl', ?, ?)");
+    const slot = sql(db, "INSERT INTO lease_slot (lease_id, resource_kind, resource_id, slots) VALUES (?, 'gcl', ?, ?)");
     for (const u of usage) slot.run(leaseId, u.row.id, req.occupy);
     return { status: 'acquired', leaseId, warnings };
   }
@@ -190,8 +188,7 @@ function inUse(db: Db, row: GclRow, now: number): number {
 }
 
 function gclHolderNames(db: Db, gclId: string, now: number): string[] {
-  const rows = db
-    .prepare(
+  const rows = sql(db, 
       `SELECT l.holder FROM lease_slot s JOIN lease l ON l.id = s.lease_id
        WHERE s.resource_kind = 'gcl' AND s.resource_id = ? AND l.expires_at > ? ORDER BY l.acquired_at`,
     )
@@ -229,28 +226,27 @@ function fitsBehindOlderWaiters(db: Db, req: GclAcquireRequest, usage: { row: Gc
 
 /** Live waiters registered before this one that share at least one of `names`, oldest first. */
 function olderWaiters(db: Db, req: GclAcquireRequest, names: string[], now: number): { names: string[]; occupy: number }[] {
-  const mine = db.prepare('SELECT since FROM gcl_waiter WHERE id = ?').get(req.waiterId) as { since: number } | undefined;
+  const mine = sql(db, 'SELECT since FROM gcl_waiter WHERE id = ?').get(req.waiterId) as { since: number } | undefined;
   const since = mine?.since ?? now + 1;
-  const rows = db
-    .prepare('SELECT names_json, occupy FROM gcl_waiter WHERE id <> ? AND expires_at > ? AND (since < ? OR (since = ? AND id < ?)) ORDER BY since, id')
+  const rows = sql(db, 'SELECT names_json, occupy FROM gcl_waiter WHERE id <> ? AND expires_at > ? AND (since < ? OR (since = ? AND id < ?)) ORDER BY since, id')
     .all(req.waiterId, now, since, since, req.waiterId) as { names_json: string; occupy: number }[];
   return rows.map((w) => ({ names: JSON.parse(w.names_json) as string[], occupy: w.occupy })).filter((w) => w.names.some((n) => names.includes(n)));
 }
 
 function registerWaiter(db: Db, req: GclAcquireRequest, now: number): void {
-  db.prepare(
+  sql(db, 
     `INSERT INTO gcl_waiter (id, names_json, holder, flow_run_id, occupy, since, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
   ).run(req.waiterId, JSON.stringify(req.names), req.holder, req.flowRunId, req.occupy, now, now + req.waiterTtlMs);
 }
 
 export function dropWaiter(db: Db, waiterId: string): void {
-  db.prepare('DELETE FROM gcl_waiter WHERE id = ?').run(waiterId);
+  sql(db, 'DELETE FROM gcl_waiter WHERE id = ?').run(waiterId);
 }
 
 /** What a run waiting inside concurrency() waits on. */
 export function runGclWaits(db: Db, flowRunId: string, now: number): WaitingOn[] {
-  const rows = db.prepare('SELECT names_json FROM gcl_waiter WHERE flow_run_id = ? AND expires_at > ?').all(flowRunId, now) as { names_json: string }[];
+  const rows = sql(db, 'SELECT names_json FROM gcl_waiter WHERE flow_run_id = ? AND expires_at > ?').all(flowRunId, now) as { names_json: string }[];
   const out: WaitingOn[] = [];
   for (const w of rows) {
     for (const name of JSON.parse(w.names_json) as string[]) {

@@ -1,6 +1,6 @@
 /** Recording state transitions: every change is written to flow_run and appended to its history. */
 import type { StateName, StateType } from '../../domain/types.js';
-import type { Db } from '../db.js';
+import { sql, type Db } from '../db.js';
 
 export const ACTIVE_STATE_TYPES = ['PENDING', 'RUNNING', 'CANCELLING'] as const;
 export const TERMINAL_STATE_TYPES = ['COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED'] as const;
@@ -18,8 +18,7 @@ export interface StateChange {
 export function transition(db: Db, runId: string, from: readonly StateType[], to: StateChange, now: number): boolean {
   const placeholders = from.map(() => '?').join(', ');
   const terminal = (TERMINAL_STATE_TYPES as readonly string[]).includes(to.type);
-  const res = db
-    .prepare(
+  const res = sql(db, 
       `UPDATE flow_run SET state_type = ?, state_name = ?, state_message = ?, updated_at = ?,
          start_time = CASE WHEN ? = 'RUNNING' AND start_time IS NULL THEN ? ELSE start_time END,
          end_time = CASE WHEN ? = 1 THEN ? ELSE end_time END,
@@ -33,7 +32,7 @@ export function transition(db: Db, runId: string, from: readonly StateType[], to
 }
 
 export function appendHistory(db: Db, runId: string, to: StateChange, now: number): void {
-  db.prepare('INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp) VALUES (?, ?, ?, ?, ?)').run(
+  sql(db, 'INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp) VALUES (?, ?, ?, ?, ?)').run(
     runId,
     to.type,
     to.name,
@@ -44,8 +43,8 @@ export function appendHistory(db: Db, runId: string, to: StateChange, now: numbe
 
 /** Frees every slot a run holds (deployment, queue, pool, and global ones taken from its code). */
 export function releaseRunLeases(db: Db, runId: string): void {
-  db.prepare('DELETE FROM lease WHERE flow_run_id = ?').run(runId);
-  db.prepare('DELETE FROM gcl_waiter WHERE flow_run_id = ?').run(runId);
+  sql(db, 'DELETE FROM lease WHERE flow_run_id = ?').run(runId);
+  sql(db, 'DELETE FROM gcl_waiter WHERE flow_run_id = ?').run(runId);
 }
 
 /** Moves an active run to a terminal state and frees its slots, in one step (call inside a transaction). */

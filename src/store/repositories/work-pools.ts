@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import type { WorkPool, WorkQueue } from '../../domain/types.js';
 import { isoTime } from '../../time/clock.js';
-import type { Db } from '../db.js';
+import { sql, type Db } from '../db.js';
 import { toWorkQueue, type WorkQueueRow } from '../rows.js';
 
 export const DEFAULT_QUEUE = 'default';
@@ -49,20 +49,20 @@ function toPool(row: PoolRow): WorkPool {
 }
 
 export function insertPool(db: Db, p: { name: string; type: string; concurrencyLimit: number | null; paused?: boolean }, now: number): string {
-  const exists = db.prepare('SELECT 1 FROM work_pool WHERE name = ?').get(p.name);
+  const exists = sql(db, 'SELECT 1 FROM work_pool WHERE name = ?').get(p.name);
   if (exists) throw new ConflictError(`Work pool named '${p.name}' already exists.`);
   const id = randomUUID();
-  db.prepare(
+  sql(db, 
     'INSERT INTO work_pool (id, name, type, concurrency_limit, is_paused, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   ).run(id, p.name, p.type, p.concurrencyLimit, p.paused ? 1 : 0, now, now);
-  db.prepare(
+  sql(db, 
     'INSERT INTO work_queue (id, pool_id, name, priority, concurrency_limit, is_paused, created_at, updated_at) VALUES (?, ?, ?, 1, NULL, 0, ?, ?)',
   ).run(randomUUID(), id, DEFAULT_QUEUE, now, now);
   return id;
 }
 
 export function poolIdByName(db: Db, name: string): string | undefined {
-  const row = db.prepare('SELECT id FROM work_pool WHERE name = ?').get(name) as { id: string } | undefined;
+  const row = sql(db, 'SELECT id FROM work_pool WHERE name = ?').get(name) as { id: string } | undefined;
   return row?.id;
 }
 
@@ -73,12 +73,12 @@ export function requirePoolId(db: Db, name: string): string {
 }
 
 export function listPools(db: Db, now: number): WorkPool[] {
-  const rows = db.prepare(`${POOL_SELECT} ORDER BY p.created_at DESC, p.name`).all(now - ONLINE_WINDOW_MS) as PoolRow[];
+  const rows = sql(db, `${POOL_SELECT} ORDER BY p.created_at DESC, p.name`).all(now - ONLINE_WINDOW_MS) as PoolRow[];
   return rows.map(toPool);
 }
 
 export function getPool(db: Db, name: string, now: number): WorkPool {
-  const row = db.prepare(`${POOL_SELECT} WHERE p.name = ?`).get(now - ONLINE_WINDOW_MS, name) as PoolRow | undefined;
+  const row = sql(db, `${POOL_SELECT} WHERE p.name = ?`).get(now - ONLINE_WINDOW_MS, name) as PoolRow | undefined;
   if (!row) throw new NotFoundError(`Work pool '${name}' not found!`);
   return toPool(row);
 }
@@ -86,23 +86,22 @@ export function getPool(db: Db, name: string, now: number): WorkPool {
 export function updatePool(db: Db, name: string, patch: { concurrencyLimit?: number | null; isPaused?: boolean }, now: number): void {
   const id = requirePoolId(db, name);
   if (patch.concurrencyLimit !== undefined) {
-    db.prepare('UPDATE work_pool SET concurrency_limit = ?, updated_at = ? WHERE id = ?').run(patch.concurrencyLimit, now, id);
+    sql(db, 'UPDATE work_pool SET concurrency_limit = ?, updated_at = ? WHERE id = ?').run(patch.concurrencyLimit, now, id);
   }
   if (patch.isPaused !== undefined) {
-    db.prepare('UPDATE work_pool SET is_paused = ?, updated_at = ? WHERE id = ?').run(patch.isPaused ? 1 : 0, now, id);
+    sql(db, 'UPDATE work_pool SET is_paused = ?, updated_at = ? WHERE id = ?').run(patch.isPaused ? 1 : 0, now, id);
   }
 }
 
 export function deletePool(db: Db, name: string): void {
   const id = poolIdByName(db, name);
   if (!id) throw new NotFoundError(`Work pool '${name}' does not exist.`);
-  const active = db
-    .prepare("SELECT COUNT(*) AS n FROM flow_run WHERE work_pool_name = ? AND state_type IN ('PENDING', 'RUNNING', 'CANCELLING')")
+  const active = sql(db, "SELECT COUNT(*) AS n FROM flow_run WHERE work_pool_name = ? AND state_type IN ('PENDING', 'RUNNING', 'CANCELLING')")
     .get(name) as { n: number };
   if (active.n > 0) {
     throw new ConflictError(`Work pool '${name}' has ${active.n} active flow run(s); cancel them or wait before deleting it.`);
   }
-  db.prepare('DELETE FROM work_pool WHERE id = ?').run(id);
+  sql(db, 'DELETE FROM work_pool WHERE id = ?').run(id);
 }
 
 export function insertQueue(
@@ -111,40 +110,40 @@ export function insertQueue(
   now: number,
 ): void {
   const poolId = requirePoolId(db, q.pool);
-  const exists = db.prepare('SELECT 1 FROM work_queue WHERE pool_id = ? AND name = ?').get(poolId, q.name);
+  const exists = sql(db, 'SELECT 1 FROM work_queue WHERE pool_id = ? AND name = ?').get(poolId, q.name);
   if (exists) throw new ConflictError(`Work queue '${q.name}' already exists in work pool '${q.pool}'.`);
-  const priorities = (db.prepare('SELECT priority FROM work_queue WHERE pool_id = ? ORDER BY priority').all(poolId) as { priority: number }[]).map((r) => r.priority);
+  const priorities = (sql(db, 'SELECT priority FROM work_queue WHERE pool_id = ? ORDER BY priority').all(poolId) as { priority: number }[]).map((r) => r.priority);
   let priority = q.priority;
   if (priority === undefined) {
     priority = 1;
     while (priorities.includes(priority)) priority++;
   } else if (priorities.includes(priority)) {
     // keep priorities sequential: inserting at a taken priority shifts the others down
-    db.prepare('UPDATE work_queue SET priority = priority + 1 WHERE pool_id = ? AND priority >= ?').run(poolId, priority);
+    sql(db, 'UPDATE work_queue SET priority = priority + 1 WHERE pool_id = ? AND priority >= ?').run(poolId, priority);
   }
-  db.prepare(
+  sql(db, 
     'INSERT INTO work_queue (id, pool_id, name, priority, concurrency_limit, is_paused, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)',
   ).run(randomUUID(), poolId, q.name, priority, q.concurrencyLimit, now, now);
 }
 
 export function ensureQueue(db: Db, pool: string, name: string, now: number): boolean {
   const poolId = requirePoolId(db, pool);
-  if (db.prepare('SELECT 1 FROM work_queue WHERE pool_id = ? AND name = ?').get(poolId, name)) return false;
+  if (sql(db, 'SELECT 1 FROM work_queue WHERE pool_id = ? AND name = ?').get(poolId, name)) return false;
   insertQueue(db, { pool, name, concurrencyLimit: null }, now);
   return true;
 }
 
 export function listQueues(db: Db, pool: string | undefined): WorkQueue[] {
   const rows = pool
-    ? (db.prepare(`${QUEUE_SELECT} WHERE p.name = ? ORDER BY q.priority, q.name`).all(pool) as WorkQueueRow[])
-    : (db.prepare(`${QUEUE_SELECT} ORDER BY p.name, q.priority, q.name`).all() as WorkQueueRow[]);
+    ? (sql(db, `${QUEUE_SELECT} WHERE p.name = ? ORDER BY q.priority, q.name`).all(pool) as WorkQueueRow[])
+    : (sql(db, `${QUEUE_SELECT} ORDER BY p.name, q.priority, q.name`).all() as WorkQueueRow[]);
   if (pool && rows.length === 0) requirePoolId(db, pool);
   return rows.map(toWorkQueue);
 }
 
 export function getQueue(db: Db, pool: string, name: string): WorkQueue {
   requirePoolId(db, pool);
-  const row = db.prepare(`${QUEUE_SELECT} WHERE p.name = ? AND q.name = ?`).get(pool, name) as WorkQueueRow | undefined;
+  const row = sql(db, `${QUEUE_SELECT} WHERE p.name = ? AND q.name = ?`).get(pool, name) as WorkQueueRow | undefined;
   if (!row) throw new NotFoundError(`Work queue '${name}' not found in work pool '${pool}'.`);
   return toWorkQueue(row);
 }
@@ -158,10 +157,10 @@ export function updateQueue(
 ): void {
   const q = getQueue(db, pool, name);
   if (patch.concurrencyLimit !== undefined) {
-    db.prepare('UPDATE work_queue SET concurrency_limit = ?, updated_at = ? WHERE id = ?').run(patch.concurrencyLimit, now, q.id);
+    sql(db, 'UPDATE work_queue SET concurrency_limit = ?, updated_at = ? WHERE id = ?').run(patch.concurrencyLimit, now, q.id);
   }
   if (patch.isPaused !== undefined) {
-    db.prepare('UPDATE work_queue SET is_paused = ?, updated_at = ? WHERE id = ?').run(patch.isPaused ? 1 : 0, now, q.id);
+    sql(db, 'UPDATE work_queue SET is_paused = ?, updated_at = ? WHERE id = ?').run(patch.isPaused ? 1 : 0, now, q.id);
   }
   if (patch.priority !== undefined) setQueuePriority(db, q.id, patch.priority, now);
 }
@@ -171,14 +170,13 @@ export function updateQueue(
  * bulk_update_work_queue_priorities): queues at or after it move down only as far as needed.
  */
 function setQueuePriority(db: Db, queueId: string, priority: number, now: number): void {
-  const { pool_id: poolId } = db.prepare('SELECT pool_id FROM work_queue WHERE id = ?').get(queueId) as { pool_id: string };
-  const others = db
-    .prepare('SELECT id, priority FROM work_queue WHERE pool_id = ? AND id <> ? ORDER BY priority, created_at')
+  const { pool_id: poolId } = sql(db, 'SELECT pool_id FROM work_queue WHERE id = ?').get(queueId) as { pool_id: string };
+  const others = sql(db, 'SELECT id, priority FROM work_queue WHERE pool_id = ? AND id <> ? ORDER BY priority, created_at')
     .all(poolId, queueId) as { id: string; priority: number }[];
   const at = others.findIndex((o) => o.priority >= priority);
   const ordered = [...others];
   ordered.splice(at < 0 ? ordered.length : at, 0, { id: queueId, priority });
-  const update = db.prepare('UPDATE work_queue SET priority = ?, updated_at = ? WHERE id = ?');
+  const update = sql(db, 'UPDATE work_queue SET priority = ?, updated_at = ? WHERE id = ?');
   let last = 0;
   for (const o of ordered) {
     const next = o.priority <= last ? last + 1 : o.priority;
@@ -190,9 +188,8 @@ function setQueuePriority(db: Db, queueId: string, priority: number, now: number
 export function deleteQueue(db: Db, pool: string, name: string): void {
   if (name === DEFAULT_QUEUE) throw new ConflictError(`The default queue of work pool '${pool}' cannot be deleted.`);
   const q = getQueue(db, pool, name);
-  const active = db
-    .prepare("SELECT COUNT(*) AS n FROM flow_run WHERE work_pool_name = ? AND work_queue_name = ? AND state_type IN ('PENDING', 'RUNNING', 'CANCELLING')")
+  const active = sql(db, "SELECT COUNT(*) AS n FROM flow_run WHERE work_pool_name = ? AND work_queue_name = ? AND state_type IN ('PENDING', 'RUNNING', 'CANCELLING')")
     .get(pool, name) as { n: number };
   if (active.n > 0) throw new ConflictError(`Work queue '${name}' has ${active.n} active flow run(s).`);
-  db.prepare('DELETE FROM work_queue WHERE id = ?').run(q.id);
+  sql(db, 'DELETE FROM work_queue WHERE id = ?').run(q.id);
 }
