@@ -9,14 +9,15 @@
  *   --only=handoff,throughput,scheduler,commands,contention   run some scenarios only
  *   --out=FILE        where to write the Markdown results (default bench/RESULTS.md)
  *   --no-peers        do not install or start the peers (graphile-worker, BullMQ)
- *   --profile / --no-profile   SQL-statement profile of scenario 2(a) (default: on in full mode)
+ *   --no-profile      skip the SQL-statement-profiled extra run of scenario 2(a)
+ *   --render=FILE     only re-render RESULTS.md from a report saved by an earlier run (bench/.work/report-*.json)
  *   --python=PATH     the Python that runs flows (default $FLOWDECK_PYTHON, else /usr/bin/python3)
  *
  * Plain ESM importing the compiled engine from ../dist (npm run bench builds it first). Every piece
  * of state lives in temporary directories; servers and processes are stopped on every way out.
  * Benchmarks are never CI gates: the exit code is 0 whatever the figures are.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCleanups, tempDir } from './lib/cleanup.mjs';
@@ -38,15 +39,25 @@ if (flag('help') || flag('h')) {
   process.exit(0);
 }
 const quick = flag('quick');
+if (option('render')) {
+  const { readFileSync } = await import('node:fs');
+  const saved = JSON.parse(readFileSync(option('render'), 'utf8'));
+  const { renderResults, headlineTable } = await import('./lib/results.mjs');
+  const headline = headlineTable(saved.report, saved.sizes);
+  const target = path.resolve(option('out') ?? path.join(BENCH_DIR, 'RESULTS.md'));
+  writeFileSync(target, renderResults(saved.report, { headline, markdownTable, sizes: saved.sizes, reps: saved.reps }));
+  process.stdout.write(`${textTable(headline)}\nwrote ${target}\n`);
+  process.exit(0);
+}
 const ALL = ['handoff', 'throughput', 'scheduler', 'commands', 'contention'];
 const only = option('only') ? option('only').split(',').map((s) => s.trim()) : ALL;
 for (const o of only) if (!ALL.includes(o)) throw new Error(`unknown scenario '${o}' (known: ${ALL.join(', ')})`);
 const outFile = path.resolve(option('out') ?? path.join(BENCH_DIR, 'RESULTS.md'));
 const withPeers = !flag('no-peers');
-const profile = flag('profile') || (!quick && !flag('no-profile'));
+const profile = !flag('no-profile');
 
 const sizes = quick
-  ? { handoffRuns: 100, handoffJsRuns: 50, throughputRuns: 2000, processRuns: 60, backlogSweep: [], floorRuns: 0, schedulerDeployments: 10_000, schedulerMinuteCase: false, cliDeployments: 10_000, cliRuns: 250_000, contentionRuns: 100, contentionSingle: false, cliProfile: false }
+  ? { handoffRuns: 100, handoffJsRuns: 50, throughputRuns: 2000, processRuns: 60, backlogSweep: [], floorRuns: 0, schedulerDeployments: 10_000, schedulerMinuteCase: false, cliDeployments: 10_000, cliRuns: 250_000, contentionRuns: 100, contentionSingle: false, cliProfile: true }
   : { handoffRuns: 100, handoffJsRuns: 100, throughputRuns: 2000, processRuns: 400, backlogSweep: [250, 500, 1000], floorRuns: 300, schedulerDeployments: 10_000, schedulerMinuteCase: true, cliDeployments: 10_000, cliRuns: 1_000_000, contentionRuns: 400, contentionSingle: true, cliProfile: true };
 const reps = quick
   ? { handoff: 1, handoffJs: 1, throughputA: 1, throughputB: 1, scheduler: 1, cli: 3, cliSlow: 0, contention: 1 }
@@ -188,6 +199,13 @@ try {
   const totalSeconds = (performance.now() - started) / 1000;
   report.totalSeconds = totalSeconds;
   writeFileSync(outFile, renderResults(report, { headline, markdownTable, sizes, reps }));
+  try {
+    // the figures as data, to re-render RESULTS.md (--render) without measuring again; bench/.work is git-ignored
+    mkdirSync(path.join(BENCH_DIR, '.work'), { recursive: true });
+    writeFileSync(path.join(BENCH_DIR, '.work', `report-${quick ? 'quick' : 'full'}.json`), JSON.stringify({ report, sizes, reps }));
+  } catch {
+    // optional
+  }
   log(`wrote ${path.relative(process.cwd(), outFile)}; total ${fmt(totalSeconds, 0)} s`);
 } catch (error) {
   process.stderr.write(`benchmark failed: ${error.stack ?? error}\n`);

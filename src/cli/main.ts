@@ -3,7 +3,7 @@ import { CommanderError } from 'commander';
 import { AppError, EXIT, coerceError } from '../domain/errors.js';
 import { systemClock } from '../time/clock.js';
 import { createContext, type CliContext } from './context.js';
-import { colorWanted } from './output/color.js';
+import { colorWanted, safeLines } from './output/color.js';
 import { createProgram } from './program.js';
 
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -44,12 +44,13 @@ export function reportError(ctx: CliContext, error: unknown, env: NodeJS.Process
     return EXIT.USAGE;
   }
   if (error instanceof AppError) {
-    ctx.stderr.write(`${ctx.errChalk.red('Error:')} ${error.message}\n`);
-    if (error.hint) ctx.stderr.write(`${ctx.errChalk.dim('hint:')} ${error.hint}\n`);
+    // messages quote what the user typed ("Deployment 'x' not found"): never let it drive the terminal
+    ctx.stderr.write(`${ctx.errChalk.red('Error:')} ${safeLines(error.message)}\n`);
+    if (error.hint) ctx.stderr.write(`${ctx.errChalk.dim('hint:')} ${safeLines(error.hint)}\n`);
     return error.exitCode;
   }
   const e = coerceError(error);
-  ctx.stderr.write(`${ctx.errChalk.red('Internal error:')} ${e.message}\nThis is a bug in flowdeck; please report it${env.FLOWDECK_DEBUG ? '' : ' (set FLOWDECK_DEBUG=1 for the stack trace)'}.\n`);
+  ctx.stderr.write(`${ctx.errChalk.red('Internal error:')} ${safeLines(e.message)}\nThis is a bug in flowdeck; please report it${env.FLOWDECK_DEBUG ? '' : ' (set FLOWDECK_DEBUG=1 for the stack trace)'}.\n`);
   if (env.FLOWDECK_DEBUG) ctx.stderr.write(`${e.stack ?? ''}\n`);
   return EXIT.INTERNAL;
 }

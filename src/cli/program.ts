@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { CliContext } from './context.js';
+import { safeLines } from './output/color.js';
 import { registerAgentCommand } from './commands/agent.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDeployCommands } from './commands/deploy.js';
@@ -60,7 +61,7 @@ function configure(cmd: Command, ctx: CliContext): void {
   cmd.configureOutput({
     writeOut: (s) => ctx.stdout.write(s),
     writeErr: (s) => ctx.stderr.write(s),
-    outputError: (s, write) => write(ctx.errChalk.red(s)),
+    outputError: (s, write) => write(ctx.errChalk.red(safeLines(s))), // commander quotes the bad argument
   });
 }
 

@@ -13,7 +13,7 @@ import { describeValue, parseBoolish } from './values.js';
 /** Characters Prefect refuses in deployment (and work pool) names. */
 const FORBIDDEN_NAME_CHARS = /[/%&><]/;
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** null when `name` is acceptable, else why not. */
 export function nameProblem(name: string): string | null {
@@ -66,6 +66,10 @@ function checkWorkPool(dep: Record<string, unknown>, path: KeyPath, report: Repo
   if (typeof name !== 'string') return;
   const problem = nameProblem(name);
   if (problem) report.error('invalid-work-pool-name', [...path, 'work_pool', 'name'], problem);
+  // the queue is created by deploy and named in its output, like the pool: same rules
+  const queue = pool['work_queue_name'];
+  const queueProblem = typeof queue === 'string' && queue.trim() !== '' ? nameProblem(queue) : null;
+  if (queueProblem) report.error('invalid-work-queue-name', [...path, 'work_pool', 'work_queue_name'], queueProblem);
 }
 
 function checkConcurrency(dep: Record<string, unknown>, path: KeyPath, report: Reporter): void {

@@ -66,13 +66,18 @@ async function seeded(fn: (store: SqliteStore) => Promise<void>): Promise<void> 
   }
 }
 
-test('the due-runs query of dispatch searches flow_run through its (state, pool, time) index', () =>
+test('dispatch reads fresh due runs and the heads of waiting queues through partial indexes, without sorting', () =>
   seeded(async (store) => {
     const sqls = await capture(store, () => store.dispatch(dispatchReq(), T0 + 10));
-    const due = find(sqls, 'FROM flow_run r JOIN deployment d', 'r.expected_start_time <= ?');
-    const steps = plan(store, due);
-    assertNoFullScan(steps, ['r', 'flow_run', 'd', 'deployment']);
-    assert.ok(steps.some((s) => s.includes('SEARCH r USING INDEX flow_run_due')), steps.join(' | '));
+    const fresh = plan(store, find(sqls, 'FROM flow_run r JOIN deployment d', "r.state_name <> 'AwaitingConcurrencySlot'"));
+    assertNoFullScan(fresh, ['r', 'flow_run', 'd', 'deployment']);
+    assert.ok(fresh.some((s) => s.includes('SEARCH r USING INDEX flow_run_due')), fresh.join(' | '));
+    assert.ok(!fresh.some((s) => s.includes('TEMP B-TREE')), fresh.join(' | '));
+    const heads = plan(store, find(sqls, 'FROM flow_run r JOIN deployment d', "r.state_name = 'AwaitingConcurrencySlot'"));
+    assert.ok(heads.some((s) => s.includes('SEARCH r USING INDEX flow_run_awaiting')), heads.join(' | '));
+    assert.ok(!heads.some((s) => s.includes('TEMP B-TREE')), heads.join(' | '));
+    const waiting = plan(store, find(sqls, 'SELECT DISTINCT deployment_id FROM flow_run', 'AwaitingConcurrencySlot'));
+    assert.ok(waiting.some((s) => s.includes('COVERING INDEX flow_run_awaiting')), waiting.join(' | '));
   }));
 
 test('slot usage lookups search lease_slot by resource, never scan it', () =>

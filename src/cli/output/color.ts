@@ -12,6 +12,11 @@ export function colorWanted(stream: NodeJS.WriteStream | { isTTY?: boolean }, no
   return Boolean(stream.isTTY);
 }
 
+/** safeText line by line: keeps the line breaks of a multi-line message, escapes everything else. */
+export function safeLines(value: string): string {
+  return value.split('\n').map(safeText).join('\n');
+}
+
 /** Shows control characters and ANSI escapes in names harmlessly (a name must not drive the terminal). */
 export function safeText(value: string): string {
   // eslint-disable-next-line no-control-regex

@@ -29,9 +29,51 @@ interface CandidateRow {
   state_name: StateName;
   deployment_id: string;
   work_queue_name: string;
+  waiting_on_json: string | null;
+  expected_start_time: number;
+  created_at: number;
+  rid: number;
   concurrency_limit: number | null;
   concurrency_options_json: string | null;
   full_name: string;
+}
+
+const CANDIDATE_COLUMNS = `r.id, r.state_name, r.deployment_id, r.work_queue_name, r.waiting_on_json, r.expected_start_time,
+  r.created_at, r.rowid AS rid, d.concurrency_limit, d.concurrency_options_json, d.flow_name || '/' || d.name AS full_name`;
+
+/**
+ * The due runs a dispatch must decide, in FIFO order (scheduled time, creation, then rowid: insertion
+ * order within one millisecond). Fresh runs (Scheduled or Late) are all read, to be classified; of the
+ * runs already AwaitingConcurrencySlot only the first `limit` of each deployment are read, since the
+ * rest cannot start before those do. A dispatch costs what can change, not the size of the backlog.
+ */
+function dueCandidates(db: Db, pool: string, now: number): CandidateRow[] {
+  const fresh = sql(
+    db,
+    `SELECT ${CANDIDATE_COLUMNS} FROM flow_run r JOIN deployment d ON d.id = r.deployment_id
+     WHERE r.work_pool_name = ? AND r.expected_start_time <= ? AND r.state_type = 'SCHEDULED' AND r.state_name <> 'AwaitingConcurrencySlot'
+     ORDER BY r.expected_start_time, r.created_at, r.rowid LIMIT ${MAX_CANDIDATES}`,
+  ).all(pool, now) as CandidateRow[];
+  const waitingDeployments = sql(
+    db,
+    `SELECT w.deployment_id, d.concurrency_limit FROM
+       (SELECT DISTINCT deployment_id FROM flow_run
+        WHERE work_pool_name = ? AND state_type = 'SCHEDULED' AND state_name = 'AwaitingConcurrencySlot') w
+     JOIN deployment d ON d.id = w.deployment_id`,
+  ).all(pool) as { deployment_id: string; concurrency_limit: number | null }[];
+  const heads = sql(
+    db,
+    `SELECT ${CANDIDATE_COLUMNS} FROM flow_run r JOIN deployment d ON d.id = r.deployment_id
+     WHERE r.work_pool_name = ? AND r.deployment_id = ? AND r.expected_start_time <= ?
+       AND r.state_type = 'SCHEDULED' AND r.state_name = 'AwaitingConcurrencySlot'
+     ORDER BY r.expected_start_time, r.created_at, r.rowid LIMIT ?`,
+  );
+  const rows = [...fresh];
+  for (const w of waitingDeployments) rows.push(...(heads.all(pool, w.deployment_id, now, Math.max(1, w.concurrency_limit ?? 1)) as CandidateRow[]));
+  if (waitingDeployments.length > 0) {
+    rows.sort((a, b) => a.expected_start_time - b.expected_start_time || a.created_at - b.created_at || a.rid - b.rid);
+  }
+  return rows;
 }
 
 /** Runs in one IMMEDIATE transaction (the caller wraps it). */
@@ -42,15 +84,7 @@ export function dispatchDueRuns(db: Db, req: DispatchRequest, now: number): Disp
     | { id: string; name: string; concurrency_limit: number | null; is_paused: number }
     | undefined;
   if (!poolRow) return result;
-  // FIFO: scheduled time, then creation; rowid (insertion order) breaks ties within one millisecond
-  const rows = sql(db, 
-      `SELECT r.id, r.state_name, r.deployment_id, r.work_queue_name, d.concurrency_limit, d.concurrency_options_json,
-         d.flow_name || '/' || d.name AS full_name
-       FROM flow_run r JOIN deployment d ON d.id = r.deployment_id
-       WHERE r.state_type = 'SCHEDULED' AND r.work_pool_name = ? AND r.expected_start_time <= ?
-       ORDER BY r.expected_start_time, r.created_at, r.rowid LIMIT ${MAX_CANDIDATES}`,
-    )
-    .all(req.pool, now) as CandidateRow[];
+  const rows = dueCandidates(db, req.pool, now);
   if (rows.length === 0) return result;
 
   const queueRows = sql(db, 'SELECT id, name, priority, concurrency_limit, is_paused FROM work_queue WHERE pool_id = ?')
@@ -85,7 +119,8 @@ export function dispatchDueRuns(db: Db, req: DispatchRequest, now: number): Disp
     ...(req.queues && req.queues.length > 0 ? { servedQueues: new Set(req.queues) } : {}),
   });
   const byId = new Map(candidates.map((c) => [c.runId, c]));
-  const setWaiting = sql(db, 'UPDATE flow_run SET waiting_on_json = ? WHERE id = ? AND (waiting_on_json IS NOT ? )');
+  const recordedWaits = new Map(rows.map((r) => [r.id, r.waiting_on_json]));
+  const setWaiting = sql(db, 'UPDATE flow_run SET waiting_on_json = ? WHERE id = ?');
   for (const d of decisions) {
     if (d.kind === 'claim') {
       if (!transition(db, d.runId, ['SCHEDULED'], { type: 'PENDING', name: 'Pending' }, now)) continue;
@@ -120,7 +155,7 @@ export function dispatchDueRuns(db: Db, req: DispatchRequest, now: number): Disp
         }, now);
         result.awaiting.push(d.runId);
       }
-      setWaiting.run(json, d.runId, json);
+      if (recordedWaits.get(d.runId) !== json) setWaiting.run(json, d.runId);
     }
   }
   return result;
