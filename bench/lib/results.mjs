@@ -78,7 +78,11 @@ function readingAndBounds(report, sizes) {
         (Number.isFinite(a.bestPeer)
           ? `In the same run ${a.bullmq.n ? `BullMQ did ${fmt(a.bullmq.median, 0)} jobs/s` : ''}${a.bullmq.n && a.graphile.n ? ' and ' : ''}${a.graphile.n ? `graphile-worker ${fmt(a.graphile.median, 0)} jobs/s` : ''} with the same no-op job, so flowdeck is at x${fmt(a.flowdeck.median / a.bestPeer, 2)} of the best peer, not the x3 aimed for. `
           : 'No peer ran in this run. ') +
-        (small ? `The rate depends on the backlog: ${a.backlog.map((x) => `${fmt(x.perSecond, 0)} runs/s with ${x.runs} runs queued`).join(', ')}, ${fmt(a.flowdeck.median, 0)} with 2,000: the work per dispatch grows with the number of queued runs.` : ''),
+        (small
+          ? small.perSecond > 1.5 * a.flowdeck.median
+            ? `The rate depends on the backlog: ${a.backlog.map((x) => `${fmt(x.perSecond, 0)} runs/s with ${x.runs} runs queued`).join(', ')}, ${fmt(a.flowdeck.median, 0)} with ${fmt(sizes.throughputRuns, 0)}: the work per dispatch grows with the number of queued runs.`
+            : `The rate hardly depends on the backlog (${a.backlog.map((x) => `${fmt(x.perSecond, 0)} runs/s with ${x.runs} queued`).join(', ')}, ${fmt(a.flowdeck.median, 0)} with ${fmt(sizes.throughputRuns, 0)}): a dispatch reads only what can change, so the cost per run is fixed, and that fixed cost is what separates flowdeck from the peers.`
+          : ''),
     );
     if (Number.isFinite(a.bestPeer) && a.flowdeck.median < 3 * a.bestPeer) {
       const runs = sizes.throughputRuns;
@@ -118,7 +122,7 @@ function readingAndBounds(report, sizes) {
     reading.push(
       `**Throughput (b), real processes.** With a trivial Python flow flowdeck ran ${fmt(b.flowdeck.median, 1)} runs/s against ${fmt(b.baseline.median, 1)} processes/s for a bare Node script spawning the same process 4 at a time (x${fmt(b.ratio.median, 2)}). ` +
         `${b.graphile.n || b.bullmq.n ? `The peers spawning the same process did ${[b.bullmq.n ? `BullMQ ${fmt(b.bullmq.median, 1)}/s` : '', b.graphile.n ? `graphile-worker ${fmt(b.graphile.median, 1)}/s` : ''].filter(Boolean).join(', ')}. ` : ''}` +
-        `On ${report.machine.cores} cores the interpreter start-up is the limit for everyone${b.floor && !b.floor.error ? ` (\`python -c pass\` alone, 4 at a time: ${fmt(b.floor.perSecond, 1)}/s)` : ''}; orchestration matters only as CPU taken from those processes.`,
+        `${b.ratio.median > 1 ? `A ratio above 1 is measurement noise on a shared machine (the same processes cannot start faster than a bare loop starts them; the repetitions spread ${fmt(b.ratio.min, 2)}–${fmt(b.ratio.max, 2)}). ` : ''}On ${report.machine.cores} cores the interpreter start-up is the limit for everyone${b.floor && !b.floor.error ? ` (\`python -c pass\` alone, 4 at a time: ${fmt(b.floor.perSecond, 1)}/s)` : ''}; orchestration matters only as CPU taken from those processes.`,
     );
     if (b.ratio.median < 0.8) {
       bounds.push(
@@ -132,6 +136,11 @@ function readingAndBounds(report, sizes) {
       `**Scheduler.** The first pass over ${fmt(sizes.schedulerDeployments, 0)} deployments with hourly schedules took ${fmt(s.firstMs.median / 1000, 2)} s and created ${fmt(s.created, 0)} runs; the second pass at the same moment took ${fmt(s.secondMs.median, 0)} ms and created ${s.secondCreated} (idempotent).` +
         (minute ? ` With every-minute schedules (61 runs each) it created ${fmt(minute.created, 0)} runs in ${fmt(minute.firstMs.median / 1000, 1)} s, about ${fmt(minute.created / (minute.firstMs.median / 1000), 0)} rows/s, and a single transaction held the write lock for up to ${fmt(minute.longestTx.median, 0)} ms.` : ''),
     );
+    if (minute && minute.commitShare > 0.4) {
+      bounds.push(
+        `**Scheduler inserts** (not a stated goal). With every-minute schedules the first pass wrote ${fmt(minute.created / (minute.firstMs.median / 1000), 0)} runs/s, and COMMIT took ${fmt(100 * minute.commitShare, 0)} % of the time the pass held the write lock (${fmt(minute.transactions, 0)} transactions). A commit writes every page the transaction dirtied, and random keys spread each batch over the whole of every index: flow_run.id is a random UUID (src/store/repositories/flow-runs.ts \`insertRuns\`), and flow_run_state's index starts with it. Time-ordered run ids (UUIDv7 layout) would keep those inserts at the end of the indexes; \`findRunRow\`'s short-id prefix lookup would then have to match the random part of the id.`,
+      );
+    }
     const worstTx = Math.max(s.longestTx?.median ?? 0, minute?.longestTx?.median ?? 0);
     if (worstTx > 1000) {
       bounds.push(
@@ -155,7 +164,7 @@ function readingAndBounds(report, sizes) {
     if (r.deploymentLs && r.deploymentLs.median >= 300) {
       const share = dls ? (100 * dls.categories['table rendering']) / dls.totalMs : NaN;
       bounds.push(
-        `**\`deployment ls\`** (${fmt(r.deploymentLs.median, 0)} ms). ${dls ? `${fmt(share, 0)} % of its sampled time is table rendering (src/cli/output/table.ts \`renderTable\`), ${fmt(dls.categories['store queries'], 0)} ms the store query (\`listDeployments\`), ${fmt(dls.categories['module loading'], 0)} ms module loading. ` : ''}${dls && share > 50 ? 'Rendering must be linear in the rows (measure the columns in one pass, pad, join) or paged. ' : ''}${dls && dls.categories['store queries'] > 100 ? 'The store builds a full object per deployment (schedules parsed, times formatted) that the table does not show; a list query selecting only the columns shown would cut it. ' : ''}The rest is start-up, as for \`flow-run ls\` below.`,
+        `**\`deployment ls\`** (${fmt(r.deploymentLs.median, 0)} ms). ${dls ? `${fmt(share, 0)} % of its sampled time is table rendering (src/cli/output/table.ts \`renderTable\`), ${fmt(dls.categories['store queries'], 0)} ms the store query (\`listDeployments\`), ${fmt(dls.categories['module loading'], 0)} ms module loading. ` : ''}${dls && share > 50 ? 'Rendering must be linear in the rows (measure the columns in one pass, pad, join) or paged. ' : ''}${dls && dls.categories['store queries'] > 100 ? 'The store builds a full object per deployment (schedules parsed, times formatted) that the table does not show; a list query selecting only the columns shown would cut it. ' : ''}The rest is process start-up (Node alone ${fmt(node?.median, 0)} ms; \`flowdeck --version\` ${fmt(ver?.median, 0)} ms).`,
       );
     }
     const frl = bd('flow-run ls');
@@ -173,11 +182,12 @@ function readingAndBounds(report, sizes) {
     const one = k['1'];
     reading.push(
       `**Contention.** Four real worker processes on one database made ${fmt(w.transitionsPerSecond.median, 1)} state transitions/s (${fmt(w.runsPerSecond.median, 1)} runs/s${one ? `; one worker alone: ${fmt(one.transitionsPerSecond.median, 1)} transitions/s, ${fmt(one.runsPerSecond.median, 1)} runs/s` : ''}), with ${w.busyErrors} SQLITE_BUSY errors and the limits held across processes (max ${w.maxDep} per deployment, ${w.maxPool} in the pool). ` +
-        `Waits for the write lock: p99 ${fmt(w.waitP99.median, 1)} ms, worst ${fmt(w.waitMax.max, 0)} ms inside the workers; a separate writer probing every 20 ms waited at worst ${fmt(w.probeMax.max, 0)} ms. The lock is held at most ${fmt(w.holdMax.max, 0)} ms by one transaction${w.worstHold ? `, which used ${fmt(w.worstHold.cpuMs, 1)} ms of CPU meanwhile${w.worstHold.cpuMs < w.worstHold.holdMs / 3 ? ': the holder was mostly off the CPU (descheduled on the oversubscribed cores, or writing a WAL checkpoint), so the tail of the waits is set by CPU scheduling rather than by SQLite' : ''}` : ''}. At these rates the single SQLite writer is far from saturated; the rate is set by the Python processes on ${report.machine.cores} cores.`,
+        `Waits for the write lock: p99 ${fmt(w.waitP99.median, 1)} ms, worst ${fmt(w.waitMax.max, 0)} ms inside the workers; a separate writer probing every 20 ms waited at worst ${fmt(w.probeMax.max, 0)} ms. The lock is held at most ${fmt(w.holdMax.max, 0)} ms by one transaction${w.worstHold ? `, which used ${fmt(w.worstHold.cpuMs, 1)} ms of CPU meanwhile${w.worstHold.commitMs > w.worstHold.holdMs / 2 ? ` and spent ${fmt(w.worstHold.commitMs, 0)} ms in COMMIT (an automatic WAL checkpoint writing to disk)` : w.worstHold.cpuMs < w.worstHold.holdMs / 3 ? ': its process was mostly off the CPU (descheduled on the oversubscribed cores), so the tail of the waits is set by CPU scheduling rather than by SQLite' : ''}` : ''}. ${w.lockBusy ? `The workers kept the write lock busy ${fmt(w.lockBusy.median, 0)} % of the time${w.lockBusy.median < 50 ? ': the single SQLite writer is far from saturated, and the rate is set by the Python processes' : ''}.` : ''}`,
     );
     if (w.waitMax.max > 100) {
+      const offCpu = w.worstHold && w.worstHold.cpuMs < w.worstHold.holdMs / 3;
       bounds.push(
-        `**Lock waits under contention** (worst ${fmt(w.waitMax.max, 0)} ms). Every worker polls \`data_version\` every 50 ms and runs a dispatch transaction whenever another process committed, and that transaction's length grows with the backlog (throughput (a)). SQLite's default busy handler backs off up to 100 ms per retry and is unfair, so a waiter can lose repeatedly. Shorter dispatch transactions (changes 1–2 of (a)) shorten the waits; a fair busy handler (retry every 1 ms, in store/db.ts \`openDatabase\`) flattens the tail.`,
+        `**Lock waits under contention** (not a stated goal; worst ${fmt(w.waitMax.max, 0)} ms, p99 ${fmt(w.waitP99.median, 1)} ms${w.lockBusy ? `, with the write lock busy ${fmt(w.lockBusy.median, 0)} % of the time` : ''}). ${offCpu ? `The longest holds used little CPU (${fmt(w.worstHold.cpuMs, 1)} ms in ${fmt(w.worstHold.holdMs, 0)} ms): their process was descheduled while it held the lock, on ${report.machine.cores} cores shared by 4 workers, 4 flow processes and the machine's other load. ` : ''}SQLite's default busy handler sleeps 1, 2, 5, 10 ... up to 100 ms between retries and is unfair, so a waiter can lose several times in a row; that sets the tail. A fair busy handler (retry every 1 ms, via better-sqlite3's \`timeout: 0\` plus a retry loop around \`BEGIN IMMEDIATE\` in store/store.ts \`write\`) would flatten it. With 4 workers each worker also dispatches whenever another one commits (${fmt(w.txPerRun.median, 1)} write transactions per run${one ? ` against ${fmt(one.txPerRun.median, 1)} with one worker` : ''}): ${one ? `sharing one dispatcher per database (or waking only the worker whose pool changed) would cut that lock traffic.` : 'sharing one dispatcher per database would cut that lock traffic.'}`,
       );
     }
   }

@@ -111,6 +111,8 @@ export async function contentionOnce({ workers, runs, projectDir, log }) {
     transitionsPerSecond: (transitions * 1000) / activeMs,
     runsPerSecond: (runs * 1000) / (ms ?? NaN),
     txCount: perWorker.reduce((a, w) => a + w.lock.transactions, 0),
+    // share of the wall time during which some worker held the write lock (holds never overlap)
+    lockBusy: perWorker.reduce((a, w) => a + w.lock.hold.sum, 0) / (ms ?? NaN),
     lockWait: { p50: percentile(waits, 50), p99: percentile(waits, 99), max: Math.max(0, ...perWorker.map((w) => w.lock.wait.max)) },
     lockHold: { p50: percentile(holds, 50), p99: percentile(holds, 99), max: Math.max(0, ...perWorker.map((w) => w.lock.hold.max)) },
     worstHold,
@@ -153,6 +155,7 @@ export async function run(ctx) {
       probeMax: summary(per.map((p) => p.probeWait.max)),
       busyErrors: per.reduce((a, p) => a + p.busyErrors, 0),
       txPerRun: summary(per.map((p) => p.txCount / p.runs)),
+      lockBusy: summary(per.map((p) => 100 * p.lockBusy)),
       maxDep: Math.max(...per.map((p) => p.history.maxDeployment)),
       maxPool: Math.max(...per.map((p) => p.history.maxPool)),
       ok: per.every((p) => p.ok),
@@ -163,6 +166,7 @@ export async function run(ctx) {
       fmtSummary(s.transitionsPerSecond, 1),
       fmtSummary(s.runsPerSecond, 1),
       fmtSummary(s.txPerRun, 1),
+      `${fmt(s.lockBusy.median, 1)} %`,
       `${fmt(s.waitP99.median, 2)} / ${fmt(s.waitMax.median, 1)} (worst ${fmt(s.waitMax.max, 1)})`,
       `${fmt(s.holdP99.median, 2)} / ${fmt(s.holdMax.median, 1)}${s.worstHold ? ` (longest: ${fmt(s.worstHold.cpuMs, 1)} ms CPU, commit ${fmt(s.worstHold.commitMs, 1)} ms)` : ''}`,
       `${fmt(s.probeP99.median, 2)} / ${fmt(s.probeMax.median, 1)}`,
@@ -175,10 +179,11 @@ export async function run(ctx) {
     tables: [
       {
         title: `6. Contention: real CLI worker processes on one database, ${DEPLOYMENTS} deployments limit 1, pool limit ${POOL_LIMIT}, ${sizes.contentionRuns} trivial Python runs`,
-        columns: ['workers', 'transitions/s', 'runs/s', 'write tx per run', 'lock wait p99 / max (ms)', 'lock hold p99 / max (ms)', 'probe wait p99 / max (ms)', 'SQLITE_BUSY', 'max per dep / pool'],
+        columns: ['workers', 'transitions/s', 'runs/s', 'write tx per run', 'write lock busy', 'lock wait p99 / max (ms)', 'lock hold p99 / max (ms)', 'probe wait p99 / max (ms)', 'SQLITE_BUSY', 'max per dep / pool'],
         rows,
         notes: [
           'Lock wait: time inside BEGIN IMMEDIATE until the write lock was granted, over every write transaction of every worker (preloaded timer, no engine change); hold: from then to COMMIT returning. For the longest hold, the CPU its process used meanwhile: far less CPU than wall time means the holder was off the CPU (descheduled on the busy cores, or in a WAL checkpoint\'s disk writes), not working.',
+          'Write lock busy: the summed holds of all workers over the wall time (holds never overlap), i.e. how much of the single writer\'s capacity the workers used.',
           'Probe: BEGIN IMMEDIATE; COMMIT from a separate connection every 20 ms, i.e. what another writer (a CLI command) waits. Transitions: flow_run_state rows appended while the workers ran.',
           'Medians over repetitions; "worst" is the largest single wait seen in any repetition.',
         ],

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { tempDir } from '../lib/cleanup.mjs';
 import { deploymentInput, intervalSchedule, PY_ENTRY, schedulerPass, SqliteStore } from '../lib/flowdeck.mjs';
 import { enableProfile, lockStats, resetStats } from '../lib/sql-profile.mjs';
-import { fmt, fmtBytes, fmtSummary, summary } from '../lib/stats.mjs';
+import { fmt, fmtBytes, fmtSummary, median, summary } from '../lib/stats.mjs';
 
 function dbBytes(home, db) {
   db.pragma('wal_checkpoint(TRUNCATE)');
@@ -48,13 +48,14 @@ export async function schedulerOnce({ deployments, intervalSeconds, projectDir }
     }
     const firstMs = performance.now() - t;
     const longestTx = lockStats.hold.max;
+    const commitShare = lockStats.commit.sum / lockStats.hold.sum;
     const transactions = lockStats.transactions;
     t = performance.now();
     const second = await schedulerPass(store, now, null);
     const secondMs = performance.now() - t;
     const rows = store.db.prepare('SELECT COUNT(*) AS n FROM flow_run').get().n;
     const bytes = dbBytes(home, store.db);
-    return { applyMs, firstMs, secondMs, longestTx, transactions, created: first.created, schedules: first.schedules, errors: first.errors.length + second.errors.length, secondCreated: second.created, rows, bytes };
+    return { applyMs, firstMs, secondMs, longestTx, commitShare, transactions, created: first.created, schedules: first.schedules, errors: first.errors.length + second.errors.length, secondCreated: second.created, rows, bytes };
   } finally {
     await store.close();
     remove();
@@ -83,6 +84,7 @@ export async function run(ctx) {
       bytes: summary(per.map((p) => p.bytes)),
       longestTx: summary(per.map((p) => p.longestTx)),
       transactions: per[0].transactions,
+      commitShare: median(per.map((p) => p.commitShare)),
       errors: per.reduce((a, p) => a + p.errors, 0),
     };
     results[c.label] = s;
@@ -95,7 +97,7 @@ export async function run(ctx) {
       fmtSummary(s.secondMs, 0),
       String(s.secondCreated),
       fmtBytes(s.bytes.median),
-      `${fmt(s.longestTx.median, 0)} (${s.transactions} tx)`,
+      `${fmt(s.longestTx.median, 0)} (${s.transactions} tx, COMMIT ${fmt(100 * s.commitShare, 0)} % of lock time)`,
     ]);
   }
   const main = results[cases[0].label];

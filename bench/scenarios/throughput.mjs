@@ -6,8 +6,8 @@
  *  (b) flowdeck with its ProcessRunner and a trivial Python flow, against a bare-spawn baseline
  *      (bench/baseline-spawn.mjs: the same Python process spawned N times, 4 at once) and the peers
  *      whose job spawns that same process.
- * Repetitions are interleaved (ours, peers, ours, peers...) so that a change in machine load
- * affects every system alike. Concurrency is computed from the transitions observed: the worker's
+ * Repetitions are interleaved (ours, peers, ours, peers...) and the order within a repetition
+ * rotates, so that a change in machine load affects every system alike. Concurrency is computed from the transitions observed: the worker's
  * 'transition' events (Running until final) and, independently, the database's state history
  * (PENDING claim until final).
  */
@@ -154,20 +154,31 @@ export async function run(ctx) {
   const ours = [];
   const gw = [];
   const bq = [];
+  /** Runs the tasks of one repetition in an order rotated by the repetition, so no system always goes first. */
+  const rotated = async (r, tasks) => {
+    const live = tasks.filter(Boolean);
+    for (let i = 0; i < live.length; i++) await live[(i + r) % live.length]();
+  };
   for (let r = 0; r < reps.throughputA; r++) {
-    const a = await flowdeckOnce({ runs: nA, projectDir, inProcess: true });
-    ours.push(a);
-    log(`  (a) flowdeck rep ${r + 1}/${reps.throughputA}: ${fmt(a.perSecond, 0)} runs/s, max per deployment ${a.maxDep}, max in pool ${a.maxPool}${a.ok ? '' : ` PROBLEM ${JSON.stringify(a.check)} ${a.errors.slice(0, 2)}`}`);
-    if (pg.url) {
-      const g = await runPeer('graphile.mjs', { url: pg.url, queues: DEPLOYMENTS, jobs: nA, concurrency: POOL_LIMIT, pollInterval: gwPoll, work: 'noop', schema: `gw_a_${tag}_${r}` }, peerTimeout);
-      gw.push(g);
-      log(`  (a) graphile-worker rep ${r + 1}: ${g.error ?? `${fmt(g.perSecond, 0)} jobs/s, max per queue ${g.maxPerQueue}, max in flight ${g.maxInFlight}`}`);
-    }
-    if (redis.url) {
-      const b = await runPeer('bullmq.mjs', { host: redis.host, port: redis.port, queues: DEPLOYMENTS, jobs: nA, concurrency: POOL_LIMIT, work: 'noop', prefix: `bq_a_${tag}_${r}` }, peerTimeout);
-      bq.push(b);
-      log(`  (a) BullMQ rep ${r + 1}: ${b.error ?? `${fmt(b.perSecond, 0)} jobs/s, max per queue ${b.maxPerQueue}, max in flight ${b.maxInFlight}`}`);
-    }
+    await rotated(r, [
+      async () => {
+        const a = await flowdeckOnce({ runs: nA, projectDir, inProcess: true });
+        ours.push(a);
+        log(`  (a) flowdeck rep ${r + 1}/${reps.throughputA}: ${fmt(a.perSecond, 0)} runs/s, max per deployment ${a.maxDep}, max in pool ${a.maxPool}${a.ok ? '' : ` PROBLEM ${JSON.stringify(a.check)} ${a.errors.slice(0, 2)}`}`);
+      },
+      pg.url &&
+        (async () => {
+          const g = await runPeer('graphile.mjs', { url: pg.url, queues: DEPLOYMENTS, jobs: nA, concurrency: POOL_LIMIT, pollInterval: gwPoll, work: 'noop', schema: `gw_a_${tag}_${r}` }, peerTimeout);
+          gw.push(g);
+          log(`  (a) graphile-worker rep ${r + 1}: ${g.error ?? `${fmt(g.perSecond, 0)} jobs/s, max per queue ${g.maxPerQueue}, max in flight ${g.maxInFlight}`}`);
+        }),
+      redis.url &&
+        (async () => {
+          const b = await runPeer('bullmq.mjs', { host: redis.host, port: redis.port, queues: DEPLOYMENTS, jobs: nA, concurrency: POOL_LIMIT, work: 'noop', prefix: `bq_a_${tag}_${r}` }, peerTimeout);
+          bq.push(b);
+          log(`  (a) BullMQ rep ${r + 1}: ${b.error ?? `${fmt(b.perSecond, 0)} jobs/s, max per queue ${b.maxPerQueue}, max in flight ${b.maxInFlight}`}`);
+        }),
+    ]);
   }
   // graphile-worker's poll interval, stated: a few other settings measured once each (full mode)
   const gwSweep = [];
@@ -199,22 +210,38 @@ export async function run(ctx) {
   const bqB = [];
   let floor;
   for (let r = 0; r < reps.throughputB; r++) {
-    const b = await flowdeckOnce({ runs: nB, projectDir, inProcess: false });
-    oursB.push(b);
-    log(`  (b) flowdeck rep ${r + 1}/${reps.throughputB}: ${fmt(b.perSecond, 1)} runs/s, max per deployment ${b.maxDep}, max in pool ${b.maxPool}${b.ok ? '' : ` PROBLEM ${JSON.stringify(b.check)} ${b.errors.slice(0, 2)}`}`);
-    const s = await runBaseline(projectDir, nB, POOL_LIMIT);
-    base.push(s);
-    log(`  (b) bare-spawn baseline rep ${r + 1}: ${s.error ?? `${fmt(s.perSecond, 1)} processes/s`}`);
-    if (pg.url) {
-      const g = await runPeer('graphile.mjs', { url: pg.url, queues: DEPLOYMENTS, jobs: nB, concurrency: POOL_LIMIT, pollInterval: gwPoll, work: 'python', projectDir, schema: `gw_b_${tag}_${r}` }, peerTimeout);
-      gwB.push(g);
-      log(`  (b) graphile-worker rep ${r + 1}: ${g.error ?? `${fmt(g.perSecond, 1)} jobs/s, max per queue ${g.maxPerQueue}, max in flight ${g.maxInFlight}`}`);
-    }
-    if (redis.url) {
-      const q = await runPeer('bullmq.mjs', { host: redis.host, port: redis.port, queues: DEPLOYMENTS, jobs: nB, concurrency: POOL_LIMIT, work: 'python', projectDir, prefix: `bq_b_${tag}_${r}` }, peerTimeout);
-      bqB.push(q);
-      log(`  (b) BullMQ rep ${r + 1}: ${q.error ?? `${fmt(q.perSecond, 1)} jobs/s, max per queue ${q.maxPerQueue}, max in flight ${q.maxInFlight}`}`);
-    }
+    // flowdeck and its baseline stay adjacent (their ratio is the figure), in alternating order
+    const pair = [
+      async () => {
+        const b = await flowdeckOnce({ runs: nB, projectDir, inProcess: false });
+        oursB[r] = b;
+        log(`  (b) flowdeck rep ${r + 1}/${reps.throughputB}: ${fmt(b.perSecond, 1)} runs/s, max per deployment ${b.maxDep}, max in pool ${b.maxPool}${b.ok ? '' : ` PROBLEM ${JSON.stringify(b.check)} ${b.errors.slice(0, 2)}`}`);
+      },
+      async () => {
+        const s = await runBaseline(projectDir, nB, POOL_LIMIT);
+        base[r] = s;
+        log(`  (b) bare-spawn baseline rep ${r + 1}: ${s.error ?? `${fmt(s.perSecond, 1)} processes/s`}`);
+      },
+    ];
+    if (r % 2 === 1) pair.reverse();
+    await rotated(r, [
+      async () => {
+        await pair[0]();
+        await pair[1]();
+      },
+      pg.url &&
+        (async () => {
+          const g = await runPeer('graphile.mjs', { url: pg.url, queues: DEPLOYMENTS, jobs: nB, concurrency: POOL_LIMIT, pollInterval: gwPoll, work: 'python', projectDir, schema: `gw_b_${tag}_${r}` }, peerTimeout);
+          gwB.push(g);
+          log(`  (b) graphile-worker rep ${r + 1}: ${g.error ?? `${fmt(g.perSecond, 1)} jobs/s, max per queue ${g.maxPerQueue}, max in flight ${g.maxInFlight}`}`);
+        }),
+      redis.url &&
+        (async () => {
+          const q = await runPeer('bullmq.mjs', { host: redis.host, port: redis.port, queues: DEPLOYMENTS, jobs: nB, concurrency: POOL_LIMIT, work: 'python', projectDir, prefix: `bq_b_${tag}_${r}` }, peerTimeout);
+          bqB.push(q);
+          log(`  (b) BullMQ rep ${r + 1}: ${q.error ?? `${fmt(q.perSecond, 1)} jobs/s, max per queue ${q.maxPerQueue}, max in flight ${q.maxInFlight}`}`);
+        }),
+    ]);
   }
   if (sizes.floorRuns > 0) {
     floor = await runBaseline(projectDir, sizes.floorRuns, POOL_LIMIT, 'bare');

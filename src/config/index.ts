@@ -140,6 +140,32 @@ export function loadProjectText(
   return analyze(loadYamlText(text, shown), shown, opts.baseDir, opts);
 }
 
+/**
+ * ajv gathers the errors of each item it checks through a $ref by copying all the errors gathered so
+ * far, so checking grows with the square of the bad items: 40,000 bad deployments took 5 s (100,000:
+ * minutes). Lists that big are refused up front; real files are far below these bounds.
+ */
+export const MAX_DEPLOYMENTS = 5000;
+export const MAX_SCHEDULES = 200;
+
+function oversizedLists(raw: Record<string, unknown>, report: Reporter): boolean {
+  const deployments = raw['deployments'];
+  if (!Array.isArray(deployments)) return false;
+  if (deployments.length > MAX_DEPLOYMENTS) {
+    report.error('too-many-deployments', ['deployments'], `the file lists ${deployments.length} deployments; flowdeck reads at most ${MAX_DEPLOYMENTS} from one file (split it)`);
+    return true;
+  }
+  let oversized = false;
+  deployments.forEach((dep, i) => {
+    const schedules = isRecord(dep) ? dep['schedules'] : undefined;
+    if (Array.isArray(schedules) && schedules.length > MAX_SCHEDULES) {
+      report.error('too-many-schedules', ['deployments', i, 'schedules'], `${schedules.length} schedules; a deployment may have at most ${MAX_SCHEDULES}`);
+      oversized = true;
+    }
+  });
+  return oversized;
+}
+
 function analyze(loaded: LoadResult, shown: string, baseDir: string, opts: LoadProjectOptions): ProjectResult {
   const report = new Reporter(shown, loaded.yaml);
   report.diagnostics.push(...loaded.diagnostics);
@@ -150,6 +176,7 @@ function analyze(loaded: LoadResult, shown: string, baseDir: string, opts: LoadP
     report.error('invalid-document', [], `the file must be a mapping with a deployments: list, got ${describeValue(raw)}`);
     return { diagnostics: tidy(report.diagnostics), deployments: [] };
   }
+  if (oversizedLists(raw, report)) return { diagnostics: tidy(report.diagnostics), deployments: [] };
 
   // Flow names, from the entrypoint files (as written, before templating).
   const checkFiles = opts.checkEntrypointFiles ?? true;

@@ -72,6 +72,12 @@ export function collapseUnionErrors(errors: readonly ErrorObject[]): ErrorObject
     list.push(e);
     byPath.set(e.instancePath, list);
   }
+  // every proper ancestor of an error's path, so "is there an error deeper than this?" is one lookup
+  // (scanning all errors for each union was quadratic in the number of errors)
+  const ancestors = new Set<string>();
+  for (const p of byPath.keys()) {
+    for (let i = p.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : p.lastIndexOf('/', i - 1)) ancestors.add(p.slice(0, i));
+  }
   const out: ErrorObject[] = [];
   for (const [path, errs] of byPath) {
     const unions = errs.filter((e) => UNION.has(e.keyword));
@@ -79,7 +85,7 @@ export function collapseUnionErrors(errors: readonly ErrorObject[]): ErrorObject
       out.push(...errs);
       continue;
     }
-    const deeper = errors.some((e) => e.instancePath.startsWith(`${path}/`));
+    const deeper = ancestors.has(path);
     const specific = errs.filter((e) => e.keyword !== 'type' && !UNION.has(e.keyword));
     if (deeper || specific.length > 0) out.push(...specific);
     else out.push(unions[unions.length - 1]!); // ajv reports the outermost union last

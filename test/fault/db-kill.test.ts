@@ -3,7 +3,7 @@
  * holds the write lock, or at a random moment), bursts of `deployment run`, and a worker killed during
  * its first scheduler pass. After every kill `PRAGMA integrity_check` is ok, foreign keys hold, every
  * run has its history, a deploy is all or nothing, and scheduled runs are never duplicated.
- * Rounds: 4 / 2 / 2 by default; 20 / 8 / 8 with FLOWDECK_FAULT_FULL=1.
+ * Rounds: 2 / 2 / 1 by default; 20 / 8 / 8 with FLOWDECK_FAULT_FULL=1.
  */
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
@@ -16,9 +16,9 @@ import { BIN, cliEnv } from '../support/run-cli.js';
 import { FAULT_FULL, StateDb, cliOk, makeProject, prng } from '../support/fault-kit.js';
 import { recordFigure } from '../support/fault-report.js';
 
-const DEPLOY_ROUNDS = FAULT_FULL ? 20 : 4;
+const DEPLOY_ROUNDS = FAULT_FULL ? 20 : 2;
 const RUN_ROUNDS = FAULT_FULL ? 8 : 2;
-const WORKER_ROUNDS = FAULT_FULL ? 8 : 2;
+const WORKER_ROUNDS = FAULT_FULL ? 8 : 1;
 const BIG = 250;
 
 function bigPrefectYaml(prefix: string): string {

@@ -5,7 +5,7 @@
  * trace in a diagnostic, and report errors as well-formed diagnostics; a sample goes through the CLI
  * (`validate`, `deploy --all`), which must exit 0 or 1 with diagnostics, no stack trace and no raw
  * control characters. Seeded: FLOWDECK_FUZZ_SEED replays a run; failing inputs are saved to a folder.
- * 1,000 + 16 cases (huge values scaled down) by default; 5,000 + 120 at full size with FLOWDECK_FAULT_FULL=1.
+ * 1,000 + 10 cases (huge values scaled down) by default; 5,000 + 120 at full size with FLOWDECK_FAULT_FULL=1.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const SEED = Number(process.env.FLOWDECK_FUZZ_SEED ?? 20260101);
 /** Huge and deep cases at full size only in the long run (a 1 MB string per case adds up). */
 const SCALE = FAULT_FULL ? 1 : 0.15;
 const CASES = FAULT_FULL ? 5_000 : 1_000;
-const CLI_CASES = FAULT_FULL ? 120 : 16;
+const CLI_CASES = FAULT_FULL ? 120 : 10;
 /** A case still running after this is a hang (generous: a 2-core CI box running other tests). */
 const CASE_DEADLINE_MS = 10_000;
 const VALID = path.join(REPO, 'test', 'fixtures', 'prefect-yaml', 'valid');
