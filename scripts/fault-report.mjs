@@ -47,7 +47,7 @@ export function renderReport(figures) {
   const kills = of('kills');
   if (kills.length) {
     rows.push(['SIGKILLs during write-heavy work', String(sum(kills, (k) => k.kills)), `${sum(kills, (k) => k.midTransaction)} landed while the write lock was held`]);
-    rows.push(['integrity_check after those kills', `${sum(kills, (k) => k.integrityOk)} ok`, 'plus foreign keys, run histories, no duplicate scheduled run']);
+    rows.push(['integrity_check after those kills', `${sum(kills, (k) => k.integrityOk)} of ${sum(kills, (k) => k.checks ?? k.integrityOk)} ok`, 'after every round: integrity_check, foreign_key_check, every run has its history, no scheduled run twice']);
     rows.push(['Partial deploys after a kill', String(sum(kills, (k) => k.partialDeploys)), 'must be 0 (all or nothing)']);
   }
   const locked = of('locked');

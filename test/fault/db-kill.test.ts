@@ -74,7 +74,7 @@ function consistency(state: StateDb): string[] {
 }
 
 describe('SIGKILL in the middle of write-heavy work', { timeout: 300_000 }, () => {
-  const figures = { kills: 0, midTransaction: 0, integrityOk: 0, partialDeploys: 0 };
+  const figures = { kills: 0, midTransaction: 0, checks: 0, integrityOk: 0, partialDeploys: 0 };
   after(() => recordFigure({ kind: 'kills', scenario: 'SIGKILL during deploy, deployment run and scheduler writes', ...figures }));
 
   test(`deploy --all of ${BIG} deployments killed halfway ${DEPLOY_ROUNDS} times: integrity ok, all or nothing`, async () => {
@@ -100,6 +100,7 @@ describe('SIGKILL in the middle of write-heavy work', { timeout: 300_000 }, () =
         const state = new StateDb(p.home);
         try {
           const problems = consistency(state);
+          figures.checks++;
           if (problems.length === 0) figures.integrityOk++;
           assert.deepEqual(problems, [], `round ${k}`);
           const n = (state.db.prepare("SELECT COUNT(*) AS n FROM deployment WHERE name LIKE ? || '-d%'").get(`k${k}`) as { n: number }).n;
@@ -141,6 +142,7 @@ describe('SIGKILL in the middle of write-heavy work', { timeout: 300_000 }, () =
         const state = new StateDb(p.home);
         try {
           const problems = consistency(state);
+          figures.checks++;
           if (problems.length === 0) figures.integrityOk++;
           assert.deepEqual(problems, [], `round ${k}`);
         } finally {
@@ -176,6 +178,7 @@ describe('SIGKILL in the middle of write-heavy work', { timeout: 300_000 }, () =
         const state = new StateDb(p.home);
         try {
           const problems = consistency(state);
+          figures.checks++;
           if (problems.length === 0) figures.integrityOk++;
           assert.deepEqual(problems, [], `round ${k}`);
           runCounts.push((state.db.prepare('SELECT COUNT(*) AS n FROM flow_run').get() as { n: number }).n);

@@ -60,7 +60,7 @@ describe('kill of a flow process', { timeout: 60_000 }, () => {
       const executed = new Map<string, number>();
       for (const e of readEvents(p.cwd)) executed.set(e.id, (executed.get(e.id) ?? 0) + 1);
       recordFigure({ kind: 'runs', scenario: 'flow-kill', executed: executed.size, lost: runs.filter((r) => r.end_time === null).length, twice: [...executed.values()].filter((n) => n > 1).length });
-      recordFigure({ kind: 'concurrency', scenario: 'flow-kill', level: 'deployment', limit: 1, seen: highestOverlap(runs.map((r) => [r.pending_time!, r.end_time!])) });
+      recordFigure({ kind: 'concurrency', scenario: 'flow-kill', level: 'deployment', limit: 1, seen: highestOverlap(runs.map((r) => [r.start_time!, r.end_time!])) });
       assert.equal(db.slots().length, 0, 'no slot outlives its run');
     } finally {
       worker.current?.kill('SIGKILL');

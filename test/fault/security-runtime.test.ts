@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { BIN, cliEnv } from '../support/run-cli.js';
-import { FAULT_FULL, StateDb, cli, cliOk, makeProject, startWorker, stopWorkers } from '../support/fault-kit.js';
+import { FAULT_FULL, StateDb, cli, cliOk, inParallel, makeProject, startWorker, stopWorkers } from '../support/fault-kit.js';
 import { waitFor } from '../support/wait-for.js';
 
 const ESC = '\u001b';
@@ -141,17 +141,16 @@ describe('names that could confuse a terminal or escape a path', { timeout: 60_0
       await cliOk(['work-pool', 'create', 'names-pool'], p);
       const problems: string[] = [];
       const commands = (name: string) => [['work-pool', 'create', name], ['work-queue', 'create', name, '--pool', 'names-pool'], ['gcl', 'create', name, '--limit', '1']];
-      for (const [i, name] of hostile.entries()) {
-        if (name.includes('\u0000')) continue; // argv cannot carry NUL; the YAML case below covers it
-        // by default each name goes to one of the three commands in turn (a process each); all three in the full run
-        for (const args of FAULT_FULL ? commands(name) : [commands(name)[i % 3]!]) {
-          const r = await cli(args, p);
-          const what = `${args.slice(0, 2).join(' ')} ${JSON.stringify(name)}`;
-          if (r.code !== 1) problems.push(`${what}: exit ${r.code}`);
-          if (!/Error: .*(control characters|may not contain)/.test(r.stderr)) problems.push(`${what}: ${r.stderr}`);
-          if (RAW_CONTROL.test(r.stdout + r.stderr)) problems.push(`${what}: raw control characters in the output`);
-        }
-      }
+      // argv cannot carry NUL (the YAML case below covers it); by default each name goes to one of the
+      // three commands in turn (a process each), all three in the full run
+      const cases = hostile.filter((n) => !n.includes('\u0000')).flatMap((name, i) => (FAULT_FULL ? commands(name) : [commands(name)[i % 3]!]).map((args) => ({ name, args })));
+      await inParallel(cases, 3, async ({ name, args }) => {
+        const r = await cli(args, p);
+        const what = `${args.slice(0, 2).join(' ')} ${JSON.stringify(name)}`;
+        if (r.code !== 1) problems.push(`${what}: exit ${r.code}`);
+        if (!/Error: .*(control characters|may not contain)/.test(r.stderr)) problems.push(`${what}: ${r.stderr}`);
+        if (RAW_CONTROL.test(r.stdout + r.stderr)) problems.push(`${what}: raw control characters in the output`);
+      });
       assert.deepEqual(problems, []);
       const listed = await cliOk(['work-pool', 'ls', '-o', 'json'], p);
       assert.deepEqual((JSON.parse(listed) as { name: string }[]).map((x) => x.name), ['names-pool']);
@@ -161,16 +160,18 @@ describe('names that could confuse a terminal or escape a path', { timeout: 60_0
   });
 
   test('a deployment or queue name with an escape sequence in prefect.yaml is refused by validation, shown escaped', async () => {
-    for (const [field, yaml] of [
+    const cases = [
       ['name', 'deployments:\n  - name: "bad\\e[2Jname"\n    entrypoint: flows/work.py:work\n    work_pool: {name: y-pool}\n'],
       ['name', 'deployments:\n  - name: "nul\\0name"\n    entrypoint: flows/work.py:work\n    work_pool: {name: y-pool}\n'],
       ['name', 'deployments:\n  - name: "c1\\x9b2Jname"\n    entrypoint: flows/work.py:work\n    work_pool: {name: y-pool}\n'],
       ['work_pool.name', 'deployments:\n  - name: ok\n    entrypoint: flows/work.py:work\n    work_pool: {name: "pool\\e]0;x\\a"}\n'],
       ['work_pool.work_queue_name', 'deployments:\n  - name: ok\n    entrypoint: flows/work.py:work\n    work_pool: {name: y-pool, work_queue_name: "q\\e[31m"}\n'],
-    ] as const) {
+    ] as const;
+    // validate each; deploy too for the queue (deploy used to print the name of the queue it created)
+    await inParallel(cases, 3, async ([field, yaml]) => {
       const p = makeProject(yaml);
       try {
-        for (const cmd of [['validate'], ['deploy', '--all']]) {
+        for (const cmd of field === 'work_pool.work_queue_name' || FAULT_FULL ? [['validate'], ['deploy', '--all']] : [['validate']]) {
           const r = await cli(cmd, p);
           assert.equal(r.code, 1, `${cmd[0]} ${field}: ${r.stderr}`);
           assert.match(r.stderr, new RegExp(`error invalid-[a-z-]*name deployments\\[0\\]\\.${field.replace('.', '\\.')}: must not contain control characters`));
@@ -179,22 +180,24 @@ describe('names that could confuse a terminal or escape a path', { timeout: 60_0
       } finally {
         p.dispose();
       }
-    }
+    });
   });
 
   test('what the user typed is echoed escaped in errors (not found, unknown command, bad state)', async () => {
     const p = makeProject('deployments:\n  - {name: one, entrypoint: flows/work.py:work, work_pool: {name: echo-pool}}\n');
     try {
       await cliOk(['deploy', '--all'], p);
-      for (const args of [
+      const cases = [
         ['deployment', 'inspect', `work/x${ESC}[2J`],
         ['work-pool', 'inspect', `p${ESC}]0;pwned\u0007`],
         ['flow-run', 'inspect', `id${ESC}[31m`],
         ['flow-run', 'ls', '--state', `Late${ESC}[2J`],
         [`cmd${ESC}[2J`],
         ['deployment', 'run', 'work/one', '--param', `k${ESC}[31m`],
-      ]) {
-        const r = await cli(args, p);
+      ];
+      const results = await inParallel(cases, 3, (args) => cli(args, p));
+      for (const [i, r] of results.entries()) {
+        const args = cases[i]!;
         assert.ok(r.code === 1 || r.code === 2, `${JSON.stringify(args)}: exit ${r.code}`);
         assert.ok(!r.stderr.includes(ESC) && !r.stdout.includes(ESC), `${JSON.stringify(args)} printed a raw escape: ${JSON.stringify(r.stderr)}`);
         assert.match(r.stderr, /\\u001b/, 'shown escaped');

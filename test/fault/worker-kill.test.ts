@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { FAULT_FULL, StateDb, cliOk, highestOverlap, isAlive, makeProject, readEvents, startWorker, stopWorkers, type Project, type RunRow, type WorkerProcess } from '../support/fault-kit.js';
+import { FAULT_FULL, StateDb, cliOk, highestOverlap, isAlive, makeProject, readEvents, sampleSlots, startWorker, stopWorkers, type Project, type RunRow, type WorkerProcess } from '../support/fault-kit.js';
 import { recordFigure } from '../support/fault-report.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -41,18 +41,22 @@ interface Round {
   allRuns: RunRow[];
   eventsPerRun: Map<string, number>;
   exits: (number | null)[];
+  /** Highest slots in use seen per `kind:name` while the round ran. */
+  slotsSeen: Map<string, number>;
 }
 
 async function round(): Promise<Round> {
   const p = makeProject(PREFECT_YAML);
   const workers: WorkerProcess[] = [];
   const db = { current: undefined as StateDb | undefined };
+  let sampler: ReturnType<typeof sampleSlots> | undefined;
   try {
     await cliOk(['deploy', '--all'], p);
     await cliOk(['work-pool', 'set-concurrency-limit', 'fault-pool', '2'], p);
     await cliOk(['work-queue', 'set-concurrency-limit', 'fault-queue', '2', '--pool', 'fault-pool'], p);
     await cliOk(['gcl', 'create', 'fault-gcl', '--limit', '1'], p);
     const state = (db.current = new StateDb(p.home));
+    sampler = sampleSlots(state);
 
     const first = [await newRun(p, 'hold/gated'), await newRun(p, 'hold/filler')];
     const a = startWorker(p, 'fault-pool', ['--lease-seconds', String(LEASE_SECONDS), '--grace-period', '1']);
@@ -82,14 +86,16 @@ async function round(): Promise<Round> {
     const acquired = readEvents(p.cwd).find((e) => e.id === queued[0] && e.what === 'acquired')!.at - killAt;
     const slotsAfter = state.slots();
     const crashed = first.map((id) => state.run(id));
+    const slotsSeen = sampler.stop();
     const exits = await stopWorkers([b]);
     workers.length = 0;
     await a.exited;
     const allRuns = state.runs();
     const eventsPerRun = new Map<string, number>();
     for (const e of readEvents(p.cwd)) eventsPerRun.set(e.id, (eventsPerRun.get(e.id) ?? 0) + 1);
-    return { killAt, flowsGoneMs, recoveryMs, crashed, queued: queued.map((id) => state.run(id)), slotsAfter, acquiredByQueued: acquired, allRuns, eventsPerRun, exits };
+    return { killAt, flowsGoneMs, recoveryMs, crashed, queued: queued.map((id) => state.run(id)), slotsAfter, acquiredByQueued: acquired, allRuns, eventsPerRun, exits, slotsSeen };
   } finally {
+    sampler?.stop();
     for (const w of workers) w.kill('SIGKILL');
     await Promise.all(workers.map((w) => w.exited));
     db.current?.close();
@@ -105,10 +111,12 @@ describe('kill -9 of a worker while its flows run', { timeout: 60_000 * ROUNDS }
       const lost = r.allRuns.filter((x) => !['COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED'].includes(x.state_type)).length;
       const twice = [...r.eventsPerRun.values()].filter((n) => n > 1).length;
       recordFigure({ kind: 'runs', scenario: `worker-kill#${i + 1}`, executed: r.eventsPerRun.size, lost, twice });
-      const gated = r.allRuns.filter((x) => x.deployment === 'hold/gated' && x.pending_time !== null);
-      recordFigure({ kind: 'concurrency', scenario: `worker-kill#${i + 1}`, level: 'deployment', limit: 1, seen: highestOverlap(gated.map((x) => [x.pending_time!, x.end_time ?? Infinity])) });
-      const all = r.allRuns.filter((x) => x.pending_time !== null).map((x): [number, number] => [x.pending_time!, x.end_time ?? Infinity]);
-      recordFigure({ kind: 'concurrency', scenario: `worker-kill#${i + 1}`, level: 'pool', limit: 2, seen: highestOverlap(all) });
+      const gated = r.allRuns.filter((x) => x.deployment === 'hold/gated' && x.start_time !== null);
+      recordFigure({ kind: 'concurrency', scenario: `worker-kill#${i + 1}`, level: 'deployment', limit: 1, seen: Math.max(highestOverlap(gated.map((x) => [x.start_time!, x.end_time ?? Infinity])), r.slotsSeen.get('deployment:hold/gated') ?? 0) });
+      const all = r.allRuns.filter((x) => x.start_time !== null).map((x): [number, number] => [x.start_time!, x.end_time ?? Infinity]);
+      recordFigure({ kind: 'concurrency', scenario: `worker-kill#${i + 1}`, level: 'pool', limit: 2, seen: Math.max(highestOverlap(all), r.slotsSeen.get('pool:fault-pool') ?? 0) });
+      recordFigure({ kind: 'concurrency', scenario: `worker-kill#${i + 1}`, level: 'queue', limit: 2, seen: r.slotsSeen.get('queue:fault-queue') ?? 0 });
+      recordFigure({ kind: 'concurrency', scenario: `worker-kill#${i + 1}`, level: 'gcl', limit: 1, seen: r.slotsSeen.get('gcl:fault-gcl') ?? 0 });
     }
   });
 
@@ -132,6 +140,9 @@ describe('kill -9 of a worker while its flows run', { timeout: 60_000 * ROUNDS }
       assert.ok((r.acquiredByQueued ?? Infinity) < 10_000, 'the global slot held by the dead flow was freed');
       assert.deepEqual(r.exits, [0]);
       assert.deepEqual([...r.eventsPerRun.values()], [1, 1, 1, 1], 'each run executed once');
+      for (const [key, limit] of [['deployment:hold/gated', 1], ['queue:fault-queue', 2], ['pool:fault-pool', 2], ['gcl:fault-gcl', 1]] as const) {
+        assert.ok((r.slotsSeen.get(key) ?? 0) <= limit, `${key}: ${r.slotsSeen.get(key)} slots in use at once, limit ${limit}`);
+      }
     });
   }
 });

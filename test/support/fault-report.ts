@@ -15,7 +15,7 @@ export type Figure =
   /** kill -9 of a flow -> its run Crashed and the next run Running. */
   | { kind: 'flow-kill'; scenario: string; crashedMs: number; nextRunningMs: number }
   /** SIGKILLs landed in write-heavy work; integrity_check results; all-or-nothing deploys. */
-  | { kind: 'kills'; scenario: string; kills: number; midTransaction: number; integrityOk: number; partialDeploys: number }
+  | { kind: 'kills'; scenario: string; kills: number; midTransaction: number; checks: number; integrityOk: number; partialDeploys: number }
   /** A database locked past the busy timeout. */
   | { kind: 'locked'; scenario: string; cases: number; exit3: number; ms: number }
   /** Concurrent writers; how many surfaced contention as a failure. */
