@@ -2,7 +2,7 @@
 /**
  * flowdeck's benchmarks, side by side with graphile-worker and BullMQ, in one run.
  *
- *   npm run bench                 full run (about 20-30 minutes on 2 cores)
+ *   npm run bench                 full run (about 15-20 minutes on 2 cores)
  *   npm run bench -- --quick      the same scenarios, smaller and fewer repetitions (under 3 minutes)
  *
  * Options:
