@@ -51,7 +51,7 @@ export function renderReport(figures) {
     rows.push(['Partial deploys after a kill', String(sum(kills, (k) => k.partialDeploys)), 'must be 0 (all or nothing)']);
   }
   const locked = of('locked');
-  if (locked.length) rows.push(['Writes against a database locked past the busy timeout', `${sum(locked, (l) => l.exit3)}/${sum(locked, (l) => l.cases)} exit 3`, `clear "locked" message; slowest exit after ${max(locked, (l) => l.ms)} ms`]);
+  if (locked.length) rows.push(['Writes against a database locked past the busy timeout', `${sum(locked, (l) => l.exit3)}/${sum(locked, (l) => l.cases)} exit 3`, `clear "locked" message; the slowest process ended ${max(locked, (l) => l.ms)} ms after it started (busy timeout 200 ms, Node start-up included)`]);
   const cont = of('contention');
   if (cont.length) rows.push(['Concurrent CLI commands failing on contention', `${sum(cont, (c) => c.failures)} of ${sum(cont, (c) => c.commands)}`, 'must be 0']);
   const fuzz = of('fuzz');

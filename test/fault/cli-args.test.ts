@@ -125,7 +125,7 @@ const ALL_CASES: Case[] = [
 
 const CASES = FAULT_FULL ? ALL_CASES : ALL_CASES.filter((_, i) => i % 2 === 0);
 
-describe('bad command-line values', { timeout: 180_000 }, () => {
+describe('bad command-line values', { timeout: 300_000 }, () => {
   let p: Project;
   before(async () => {
     p = makeProject('deployments:\n  - name: one\n    entrypoint: flows/work.py:work\n    work_pool: {name: args-pool}\n');

@@ -73,7 +73,7 @@ function consistency(state: StateDb): string[] {
   return problems;
 }
 
-describe('SIGKILL in the middle of write-heavy work', { timeout: 300_000 }, () => {
+describe('SIGKILL in the middle of write-heavy work', { timeout: FAULT_FULL ? 900_000 : 300_000 }, () => {
   const figures = { kills: 0, midTransaction: 0, checks: 0, integrityOk: 0, partialDeploys: 0 };
   after(() => recordFigure({ kind: 'kills', scenario: 'SIGKILL during deploy, deployment run and scheduler writes', ...figures }));
 

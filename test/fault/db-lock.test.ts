@@ -33,7 +33,7 @@ function lockDatabase(home: string): { release(): void } {
   };
 }
 
-describe('the database under contention', { timeout: 120_000 }, () => {
+describe('the database under contention', { timeout: 300_000 }, () => {
   test('ten processes creating and migrating a new database at once, then 25 concurrent commands, all succeed', async () => {
     const p = makeProject(PREFECT_YAML);
     try {

@@ -18,7 +18,7 @@ deployments:
     work_pool: {name: kill-pool}
 `;
 
-describe('kill of a flow process', { timeout: 60_000 }, () => {
+describe('kill of a flow process', { timeout: 120_000 }, () => {
   test('the run Crashes at once naming the signal, and the next queued run starts at once', async () => {
     const p = makeProject(PREFECT_YAML);
     const worker = { current: undefined as ReturnType<typeof startWorker> | undefined };

@@ -20,7 +20,7 @@ const ESC = '\u001b';
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 const mode = (f: string) => statSync(f).mode & 0o777;
 
-describe('parameters reach the flow byte for byte, and nothing is executed', { timeout: 60_000 }, () => {
+describe('parameters reach the flow byte for byte, and nothing is executed', { timeout: 120_000 }, () => {
   test('shell metacharacters, quotes, newlines and escapes in --params and --param, Python and JavaScript flows', async () => {
     const p = makeProject(
       'deployments:\n' +
@@ -132,7 +132,7 @@ describe('file permissions of the state', () => {
   });
 });
 
-describe('names that could confuse a terminal or escape a path', { timeout: 60_000 }, () => {
+describe('names that could confuse a terminal or escape a path', { timeout: 240_000 }, () => {
   const hostile = [`evil${ESC}[31m`, `title${ESC}]0;pwned\u0007`, 'bell\u0007', 'nul\u0000x', 'csi\u009b2J', 'tab\tname', 'new\nline', '../../etc', 'a/b', '50%', 'a&b', '<x>'];
 
   test('pool, queue and global limit names with control characters, escapes or / % & < > are refused, echoed escaped', async () => {

@@ -103,7 +103,7 @@ async function round(): Promise<Round> {
   }
 }
 
-describe('kill -9 of a worker while its flows run', { timeout: 60_000 * ROUNDS }, () => {
+describe('kill -9 of a worker while its flows run', { timeout: 120_000 * ROUNDS }, () => {
   const rounds: Round[] = [];
   after(() => {
     for (const [i, r] of rounds.entries()) {
